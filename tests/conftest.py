@@ -1,0 +1,41 @@
+"""Shared test settings and hypothesis strategies (shapes use the axis names of docs/shapes.md)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+settings.register_profile(
+    "ci",
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def even_frames(min_t: int = 2, max_t: int = 8) -> st.SearchStrategy[int]:
+    """Even frame counts t in [min_t, max_t]: what the lifting split accepts."""
+    return st.integers(min_t // 2, max_t // 2).map(lambda z: 2 * z)
+
+
+@st.composite
+def clip_shapes(draw, *, max_b: int = 3, max_c: int = 16, max_t: int = 8, min_hw: int = 2, max_hw: int = 8):
+    """Random feature shapes (b, c, t, h, w) with even t."""
+    return (
+        draw(st.integers(1, max_b)),
+        draw(st.integers(1, max_c)),
+        draw(even_frames(2, max_t)),
+        draw(st.integers(min_hw, max_hw)),
+        draw(st.integers(min_hw, max_hw)),
+    )
