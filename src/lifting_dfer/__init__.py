@@ -1,18 +1,39 @@
-"""lifting_dfer: IFDD's learnable lifting scheme for dynamic facial expression recognition (AAAI 2025)."""
+"""lifting_dfer: IFDD's learnable lifting scheme for dynamic facial expression recognition (AAAI 2025).
 
+Layers (drop into any video model): :func:`interpolate_frames`, :class:`ISSM`, :class:`LADM`,
+:class:`PyramidAggregation`, :class:`LiftLoss`. Full models: :class:`IFDD`, :func:`ifdd_2dcnn`,
+:func:`ifdd_3dvit` and the baselines. Datasets and metrics live in :mod:`lifting_dfer.data` and
+:mod:`lifting_dfer.metrics`.
+"""
+
+from .baseline import MLPBaseline
+from .heads import AttentionPool, ConcatMLPHead
+from .ifdd import IFDD, IFDDOutput
 from .interpolation import interpolate_frames
 from .issm import ISSM
 from .ladm import LADM, LiftingAttention
 from .loss import LiftLoss
+from .models import baseline_2dcnn, baseline_3dvit, create_model, ifdd_2dcnn, ifdd_3dvit, list_models
 from .pyramid import PyramidAggregation
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "IFDD",
     "ISSM",
     "LADM",
+    "AttentionPool",
+    "ConcatMLPHead",
+    "IFDDOutput",
     "LiftLoss",
     "LiftingAttention",
+    "MLPBaseline",
     "PyramidAggregation",
+    "baseline_2dcnn",
+    "baseline_3dvit",
+    "create_model",
+    "ifdd_2dcnn",
+    "ifdd_3dvit",
     "interpolate_frames",
+    "list_models",
 ]

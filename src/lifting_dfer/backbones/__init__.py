@@ -1,0 +1,19 @@
+"""Backbone adapters for IFDD: any module returning multiscale ``(b, c_j, t, h_j, w_j)`` features.
+
+- :class:`MultiscaleBackbone`: the contract (stage widths, strides, clip validation), to subclass.
+- :class:`MobileNetV2Features`: timm MobileNetV2 per frame + temporal stride 2 (IFDD-2DCNN).
+- :class:`MViTFeatures`: torchvision video MViT-v2-S, trimmed (IFDD-3DViT).
+"""
+
+from .base import MultiscaleBackbone, load_state_dict_file, load_weights, resolve_weights
+from .mobilenetv2 import MobileNetV2Features
+from .mvit import MViTFeatures
+
+__all__ = [
+    "MViTFeatures",
+    "MobileNetV2Features",
+    "MultiscaleBackbone",
+    "load_state_dict_file",
+    "load_weights",
+    "resolve_weights",
+]

@@ -1,0 +1,62 @@
+"""The backbone + MLP-head baselines of IFDD's Tables 5 and 12."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .heads import ConcatMLPHead
+
+__all__ = ["MLPBaseline"]
+
+
+class MLPBaseline(nn.Module):
+    r"""A multiscale backbone's last stage classified by :class:`~lifting_dfer.heads.ConcatMLPHead`.
+
+    ``clip -> backbone -> last stage (b, c, t, h, w) -> spatial mean, frames concatenated (b, t c) -> MLP``.
+    Returns logits in training and eval mode alike (no LiftLoss: there is no lifting).
+
+    Shape:
+        - clip: ``(b, 3, t0, h0, w0)`` as the backbone expects -> logits ``(b, k)``
+
+    Args:
+        backbone: a :class:`~lifting_dfer.backbones.MultiscaleBackbone` (``feature_dims``, ``feature_shapes``).
+        num_classes: ``k``.
+        hidden: the MLP's hidden width.
+        image_size: ``(h0, w0)`` or one int; ``None``: the backbone's fixed size, else 224 (only checked here:
+            the head depends on ``t`` and ``c``, not on the spatial size).
+        dropout: dropout before the last Linear.
+
+    Examples:
+        >>> import torch
+        >>> from lifting_dfer.backbones import MobileNetV2Features
+        >>> model = MLPBaseline(MobileNetV2Features(num_frames=4), hidden=16).eval()
+        >>> model(torch.randn(1, 3, 4, 64, 64)).shape
+        torch.Size([1, 7])
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        *,
+        num_classes: int = 7,
+        hidden: int = 1280,
+        image_size: int | tuple[int, int] | None = None,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if not hasattr(backbone, "feature_dims") or not hasattr(backbone, "feature_shapes"):
+            raise TypeError(
+                f"backbone: expected a module with feature_dims and feature_shapes(h, w) (see "
+                f"lifting_dfer.backbones.MultiscaleBackbone), got {type(backbone).__name__}"
+            )
+        if image_size is None:
+            image_size = getattr(backbone, "image_size", None) or (224, 224)
+        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        c, t, _, _ = backbone.feature_shapes(*size)[-1]
+        self.num_classes = num_classes
+        self.backbone = backbone
+        self.head = ConcatMLPHead(c, num_frames=t, hidden=hidden, num_classes=num_classes, dropout=dropout)
+
+    def forward(self, clip: Tensor) -> Tensor:
+        """Logits ``(b, k)``."""
+        return self.head(self.backbone(clip)[-1])

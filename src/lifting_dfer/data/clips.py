@@ -1,0 +1,173 @@
+"""``ClipDataset``: labelled clips stored as folders of frames; the base of DFEW, FERV39k and MAFW.
+
+An item is ``(clip, label)``: ``num_frames`` frames sampled uniformly over the whole clip
+(:func:`~lifting_dfer.data.sampling.uniform_indices`), decoded with torchvision.io, cropped/flipped/resized/
+normalised by :class:`~lifting_dfer.data.transforms.ClipTransform`.
+
+Randomness (training only: segment offsets, crop box, flip) comes from torch's RNG, so it is reproducible:
+
+- ``seed=None``: torch's global RNG. In DataLoader workers torch seeds it with ``base_seed + worker_id``, where
+  ``base_seed`` is drawn from the DataLoader's ``generator``; pass ``DataLoader(..., generator=g)`` with
+  ``g.manual_seed(seed + epoch)`` to replay an epoch (for the same ``num_workers``).
+- ``seed=int``: each item draws from its own generator seeded by ``(seed, epoch, index)``, independent of worker
+  count and order; call :meth:`ClipDataset.set_epoch` at the start of every epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import numbers
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from .frames import list_frames, read_clip
+from .sampling import uniform_indices
+from .transforms import ClipTransform
+
+__all__ = ["ClipDataset", "check_num_classes"]
+
+logger = logging.getLogger(__name__)
+
+ClipTransformFn = Callable[[Tensor, "torch.Generator | None"], Tensor]
+
+
+class ClipDataset(Dataset):
+    """Clips as frame folders with integer labels.
+
+    Shape:
+        ``dataset[i] -> (clip, label)``, ``clip: (3, num_frames, size, size)`` float32 ImageNet-normalised,
+        ``label`` an int in ``[0, len(class_names))``.
+
+    Args:
+        samples: one frame folder per clip.
+        labels: 0-based class index per clip.
+        class_names: class names in index order.
+        num_frames: frames sampled per clip (``T0``).
+        size: output side in pixels.
+        train: random temporal offsets, random crop and flip (else deterministic segment centres, centre crop).
+        on_corrupt: ``"raise"`` on an unreadable frame, or ``"skip"``: use the nearest readable frame of the
+            same clip, log a warning and count it in ``num_skipped_frames`` (per process: each DataLoader
+            worker keeps its own count). A clip with no readable frame always raises.
+        transform: replaces the default ``ClipTransform(size, train=train)``; called as
+            ``transform(frames, generator)`` with ``frames: (t, 3, h, w)`` uint8.
+        seed: per-item seeding for the training randomness (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[str | os.PathLike],
+        labels: Sequence[int],
+        class_names: Sequence[str],
+        *,
+        num_frames: int = 16,
+        size: int = 224,
+        train: bool = False,
+        on_corrupt: Literal["raise", "skip"] = "raise",
+        transform: ClipTransformFn | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if len(samples) != len(labels):
+            raise ValueError(f"samples, labels: expected equal lengths, got {len(samples)} and {len(labels)}")
+        if len(class_names) < 1:
+            raise ValueError("class_names: expected at least one class")
+        if not isinstance(num_frames, int) or num_frames < 1:
+            raise ValueError(f"num_frames: expected a positive integer, got {num_frames!r}")
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"size: expected a positive integer, got {size!r}")
+        if on_corrupt not in ("raise", "skip"):
+            raise ValueError(f"on_corrupt: expected 'raise' or 'skip', got {on_corrupt!r}")
+        k = len(class_names)
+        for i, y in enumerate(labels):
+            if not isinstance(y, numbers.Integral) or isinstance(y, bool) or not 0 <= y < k:
+                raise ValueError(f"labels[{i}] ({samples[i]}): expected a class index in [0, {k}), got {y!r}")
+        self.samples: list[Path] = [Path(s) for s in samples]
+        self.labels: list[int] = [int(y) for y in labels]
+        self.class_names: tuple[str, ...] = tuple(class_names)
+        self.num_frames = num_frames
+        self.size = size
+        self.train = train
+        self.on_corrupt = on_corrupt
+        self.seed = seed
+        self.epoch = 0
+        self.num_skipped_frames = 0
+        self._custom_transform = transform
+        self.transform: ClipTransformFn = transform if transform is not None else ClipTransform(size, train=train)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {type(self).__name__} with {len(self)} clips")
+        index %= len(self)
+        generator = self._generator(index)
+        frames = list_frames(self.samples[index])
+        indices = uniform_indices(len(frames), self.num_frames, random=self.train, generator=generator)
+        decoded, skipped = read_clip(frames, indices, on_corrupt=self.on_corrupt)
+        if skipped:
+            self.num_skipped_frames += skipped
+            logger.warning(
+                "%s: %d unreadable frame(s) replaced (%d so far in this process)",
+                self.samples[index],
+                skipped,
+                self.num_skipped_frames,
+            )
+        return self.transform(decoded, generator), self.labels[index]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose random draws ``seed=int`` reproduces."""
+        self.epoch = int(epoch)
+
+    def class_counts(self) -> list[int]:
+        """Number of clips per class, in class index order."""
+        counts = [0] * self.num_classes
+        for y in self.labels:
+            counts[y] += 1
+        return counts
+
+    def subset(self, indices: Sequence[int], *, train: bool | None = None) -> ClipDataset:
+        """A copy holding only ``indices`` (same class, names and settings).
+
+        ``train`` switches the mode (sampling, and the default transform; a custom ``transform`` is kept).
+        """
+        new = copy.copy(self)
+        new.samples = [self.samples[i] for i in indices]
+        new.labels = [self.labels[i] for i in indices]
+        new.num_skipped_frames = 0
+        if train is not None and train != self.train:
+            new.train = train
+            if self._custom_transform is None:
+                new.transform = ClipTransform(self.size, train=train)
+        return new
+
+    def _generator(self, index: int) -> torch.Generator | None:
+        if self.seed is None or not self.train:
+            return None
+        mixed = (self.seed * 0x9E3779B97F4A7C15 + self.epoch * 0xBF58476D1CE4E5B9 + index) % (2**63)
+        return torch.Generator().manual_seed(mixed)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(clips={len(self)}, classes={self.num_classes}, num_frames={self.num_frames}, "
+            f"size={self.size}, train={self.train})"
+        )
+
+
+def check_num_classes(dataset: ClipDataset, num_classes: int) -> None:
+    """Raise ``ValueError`` when a model's ``num_classes`` does not match the dataset's classes."""
+    if num_classes != dataset.num_classes:
+        raise ValueError(
+            f"num_classes={num_classes} does not match {type(dataset).__name__}, which has {dataset.num_classes} "
+            f"classes ({', '.join(dataset.class_names)})"
+        )

@@ -1,0 +1,192 @@
+"""Frame folders: natural ordering of frame files and fast decoding (libjpeg-turbo / libpng via torchvision.io).
+
+A clip is a folder of image files named by frame number (``1.jpg .. 16.jpg``, ``00001_00012.jpg``,
+``000123.png``). Files are ordered *naturally* (by the integers in their names, so ``2.jpg`` < ``10.jpg``), never
+lexicographically. Frames decode to ``uint8`` RGB tensors ``(3, h, w)``; grey or RGBA files are converted.
+
+Decoding uses ``torchvision.io`` (libjpeg-turbo/libpng, about twice as fast as Pillow on 224x224 JPEGs). Its
+image functions are deprecated since torchvision 0.29 in favour of TorchCodec; where they are missing, frames
+are decoded with Pillow instead, with identical results for lossless formats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+try:
+    from torchvision.io import ImageReadMode, decode_image, read_file
+except ImportError:  # torchvision without image I/O: Pillow fallback
+    decode_image = None
+
+__all__ = [
+    "FRAME_EXTENSIONS",
+    "CorruptFrameError",
+    "list_frames",
+    "natural_key",
+    "read_clip",
+    "read_frame",
+]
+
+logger = logging.getLogger(__name__)
+
+FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+_DIGITS = re.compile(r"(\d+)")
+
+
+class CorruptFrameError(ValueError):
+    """A frame file could not be decoded (truncated, empty or not an image); the message names the file."""
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that compares the digit runs of ``name`` as integers (``"2.jpg"`` before ``"10.jpg"``).
+
+    Examples:
+        >>> sorted(["10.jpg", "2.jpg", "1.jpg"], key=natural_key)
+        ['1.jpg', '2.jpg', '10.jpg']
+    """
+    parts = _DIGITS.split(name)
+    # re.split with a capture group alternates text / digits, so equal positions always hold equal types.
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts))
+
+
+def list_frames(folder: str | os.PathLike) -> list[Path]:
+    """The image files of a clip folder in natural order.
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: the folder holds no file with one of ``FRAME_EXTENSIONS``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"clip folder {folder} does not exist")
+    with os.scandir(folder) as it:
+        names = [e.name for e in it if e.name.lower().endswith(FRAME_EXTENSIONS) and not e.name.startswith(".")]
+    if not names:
+        raise ValueError(f"clip folder {folder} contains no frames (expected files ending in {FRAME_EXTENSIONS})")
+    names.sort(key=natural_key)
+    return [folder / n for n in names]
+
+
+def read_frame(path: str | os.PathLike) -> Tensor:
+    """Decode one frame file to ``uint8`` RGB.
+
+    Shape:
+        returns ``(3, h, w)``, dtype ``uint8``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CorruptFrameError: the file is empty, truncated or not a supported image.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"frame {path} does not exist")
+    if os.path.getsize(path) == 0:
+        raise CorruptFrameError(f"cannot decode frame {path}: empty file")
+    if decode_image is None:
+        return _read_frame_pil(path)
+    try:
+        frame = decode_image(read_file(path), mode=ImageReadMode.RGB)
+    except RuntimeError as err:
+        raise CorruptFrameError(f"cannot decode frame {path}: {str(err).splitlines()[-1]}") from err
+    if frame.dtype != torch.uint8:  # 16-bit PNG
+        frame = (frame.to(torch.int32) >> 8).to(torch.uint8)
+    return frame
+
+
+def _read_frame_pil(path: str) -> Tensor:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as err:  # PIL raises these for unknown/truncated files
+        raise CorruptFrameError(f"cannot decode frame {path}: {err}") from err
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
+def read_clip(
+    frames: Sequence[str | os.PathLike],
+    indices: Sequence[int],
+    *,
+    on_corrupt: Literal["raise", "skip"] = "raise",
+) -> tuple[Tensor, int]:
+    """Decode ``frames[i]`` for each ``i`` in ``indices`` (each distinct file once) and stack them.
+
+    With ``on_corrupt="skip"``, an unreadable frame is replaced by the nearest readable frame of the same clip
+    (searching outwards, earlier frame first on ties) and a warning is logged; the count of replaced files is
+    returned. Frames whose size differs from the first sampled frame are resized to it.
+
+    Shape:
+        returns ``frames: (t, 3, h, w)`` uint8 with ``t = len(indices)``, and the number of replaced files.
+
+    Raises:
+        CorruptFrameError: a frame is unreadable and ``on_corrupt="raise"``, or no frame of the clip is readable.
+        IndexError: an index outside ``[0, len(frames))``.
+    """
+    if on_corrupt not in ("raise", "skip"):
+        raise ValueError(f"on_corrupt: expected 'raise' or 'skip', got {on_corrupt!r}")
+    n = len(frames)
+    if n == 0:
+        raise ValueError("frames: expected at least one frame path, got none")
+    bad = [i for i in indices if not 0 <= i < n]
+    if bad:
+        raise IndexError(f"indices: {bad} outside the clip's {n} frames")
+
+    decoded: dict[int, Tensor] = {}
+    unreadable: set[int] = set()
+    skipped = 0
+
+    def load(i: int) -> Tensor | None:
+        if i in decoded:
+            return decoded[i]
+        if i in unreadable:
+            return None
+        try:
+            decoded[i] = read_frame(frames[i])
+        except (CorruptFrameError, FileNotFoundError):
+            if on_corrupt == "raise":
+                raise
+            unreadable.add(i)
+            return None
+        return decoded[i]
+
+    out: dict[int, Tensor] = {}
+    for i in dict.fromkeys(indices):
+        img = load(i)
+        if img is None:
+            img = _nearest_readable(i, n, load)
+            if img is None:
+                folder = Path(frames[0]).parent
+                raise CorruptFrameError(f"clip {folder}: none of its {n} frames can be decoded")
+            skipped += 1
+            logger.warning("unreadable frame %s replaced by the nearest readable frame of its clip", frames[i])
+        out[i] = img
+
+    h, w = out[indices[0]].shape[-2:]
+    stacked = [out[i] if out[i].shape[-2:] == (h, w) else _resize_uint8(out[i], h, w) for i in indices]
+    return torch.stack(stacked), skipped
+
+
+def _nearest_readable(i: int, n: int, load) -> Tensor | None:
+    for d in range(1, n):
+        for j in (i - d, i + d):
+            if 0 <= j < n:
+                img = load(j)
+                if img is not None:
+                    return img
+    return None
+
+
+def _resize_uint8(img: Tensor, h: int, w: int) -> Tensor:
+    x = F.interpolate(img[None].float(), size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    return x[0].clamp(0, 255).add_(0.5).to(torch.uint8)  # round half up (x >= 0)

@@ -1,0 +1,131 @@
+"""Model builders (IFDD-2DCNN, IFDD-3DViT and their MLP-head baselines) and a name registry.
+
+Every builder has the signature ``(num_classes=7, num_frames=16, pretrained=None, **overrides)``:
+
+- ``pretrained``: backbone weights, never downloaded: ``None``; ``True`` for the default weights name
+  (``"timm/mobilenetv2_100.ra_in1k"`` / ``"MViT_V2_S_Weights.KINETICS400_V1"``) found in the local timm /
+  torchvision cache; or a weights file / cached name (see :func:`lifting_dfer.backbones.resolve_weights`).
+- ``overrides``: backbone settings (``image_size``, and ``frame_stride`` / ``out_indices`` for MobileNetV2,
+  ``depths`` / ``out_stages`` / ``stochastic_depth_prob`` for MViT) and the model's own keyword arguments
+  (:class:`~lifting_dfer.IFDD`: ``dim``, ``compress``, ``mlp_ratio``, ``use_issm``, ...;
+  :class:`~lifting_dfer.baseline.MLPBaseline`: ``hidden``, ``dropout``).
+
+Checkpoints rebuild models with ``create_model(arch, **arch_kwargs)``.
+
+Examples:
+    >>> list_models()
+    ['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from .backbones import MobileNetV2Features, MViTFeatures
+from .baseline import MLPBaseline
+from .ifdd import IFDD
+
+__all__ = ["baseline_2dcnn", "baseline_3dvit", "create_model", "ifdd_2dcnn", "ifdd_3dvit", "list_models"]
+
+Pretrained = str | os.PathLike | bool | None
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+
+_MOBILENET_KEYS = ("frame_stride", "out_indices", "model_name")
+_MVIT_KEYS = ("depths", "out_stages", "stochastic_depth_prob")
+
+
+def _register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    _BUILDERS[fn.__name__] = fn
+    return fn
+
+
+def _split(overrides: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: overrides.pop(k) for k in keys if k in overrides}
+
+
+def _mobilenet(num_frames: int, pretrained: Pretrained, overrides: dict[str, Any]) -> MobileNetV2Features:
+    kwargs = _split(overrides, _MOBILENET_KEYS)
+    weights = "timm/mobilenetv2_100.ra_in1k" if pretrained is True else (pretrained or None)
+    return MobileNetV2Features(num_frames, pretrained=weights, **kwargs)
+
+
+def _mvit(num_frames: int, pretrained: Pretrained, overrides: dict[str, Any], **defaults: Any) -> MViTFeatures:
+    kwargs = {**defaults, **_split(overrides, _MVIT_KEYS)}
+    weights = "MViT_V2_S_Weights.KINETICS400_V1" if pretrained is True else (pretrained or None)
+    return MViTFeatures(num_frames, overrides.get("image_size", 224), pretrained=weights, **kwargs)
+
+
+@_register
+def ifdd_2dcnn(num_classes: int = 7, num_frames: int = 16, pretrained: Pretrained = None, **overrides: Any) -> IFDD:
+    """IFDD-2DCNN: per-frame timm MobileNetV2 (strides 4/8/16, temporal stride 2), ``C = 128``, ``D_C = 1``.
+
+    Examples:
+        >>> import torch
+        >>> model = ifdd_2dcnn(num_frames=4, image_size=64).eval()
+        >>> model(torch.randn(1, 3, 4, 64, 64)).shape
+        torch.Size([1, 7])
+    """
+    backbone = _mobilenet(num_frames, pretrained, overrides)
+    settings = {"dim": 128, "compress": 1, "token_dim": 128, "mlp_ratio": 4.0, **overrides}
+    return IFDD(backbone, num_classes=num_classes, **settings)
+
+
+@_register
+def ifdd_3dvit(num_classes: int = 7, num_frames: int = 16, pretrained: Pretrained = None, **overrides: Any) -> IFDD:
+    """IFDD-3DViT: MViT-v2-S with stage 3 cut to 5 blocks, stages 3-4 aggregated to ``C = 768``, ``D_C = 4``.
+
+    LADM's MLP ratio defaults to 3 (the paper gives none; this reproduces Table 12's size, see
+    ``docs/models.md``).
+    """
+    backbone = _mvit(num_frames, pretrained, overrides, out_stages=(3, 4))
+    settings = {"dim": 768, "compress": 4, "token_dim": 128, "mlp_ratio": 3.0, **overrides}
+    return IFDD(backbone, num_classes=num_classes, **settings)
+
+
+@_register
+def baseline_2dcnn(
+    num_classes: int = 7, num_frames: int = 16, pretrained: Pretrained = None, **overrides: Any
+) -> MLPBaseline:
+    """MobileNetV2 baseline: the IFDD-2DCNN backbone's last stage, frames concatenated, MLP (hidden 1280).
+
+    Examples:
+        >>> import torch
+        >>> model = baseline_2dcnn(num_frames=4, image_size=64).eval()
+        >>> model(torch.randn(1, 3, 4, 64, 64)).shape
+        torch.Size([1, 7])
+    """
+    backbone = _mobilenet(num_frames, pretrained, overrides)
+    return MLPBaseline(backbone, num_classes=num_classes, **{"hidden": 1280, **overrides})
+
+
+@_register
+def baseline_3dvit(
+    num_classes: int = 7, num_frames: int = 16, pretrained: Pretrained = None, **overrides: Any
+) -> MLPBaseline:
+    """MViT baseline: the IFDD-3DViT backbone's stage 4, frames concatenated, MLP (hidden 128)."""
+    backbone = _mvit(num_frames, pretrained, overrides, out_stages=(4,))
+    return MLPBaseline(backbone, num_classes=num_classes, **{"hidden": 128, **overrides})
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`create_model`, sorted."""
+    return sorted(_BUILDERS)
+
+
+def create_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build a model by name: ``create_model("ifdd_2dcnn", num_classes=7, num_frames=16, dim=128)``.
+
+    Examples:
+        >>> create_model("ifdd_4dcnn")
+        Traceback (most recent call last):
+        ...
+        ValueError: name: unknown model 'ifdd_4dcnn'; available: baseline_2dcnn, baseline_3dvit, ifdd_2dcnn, ifdd_3dvit
+    """
+    if name not in _BUILDERS:
+        raise ValueError(f"name: unknown model {name!r}; available: {', '.join(list_models())}")
+    return _BUILDERS[name](**kwargs)

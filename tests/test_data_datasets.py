@@ -1,0 +1,418 @@
+"""DFEW, FERV39k and MAFW readers on tiny fixtures written in each dataset's official layout.
+
+Frame k (0-based, in natural order) of every fixture clip is a constant image of value ``6 k + 3``, so the
+sampled frame indices can be read back from the decoded pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+from torchvision.io import encode_jpeg, encode_png, write_file
+
+from lifting_dfer.data import (
+    DFEW,
+    DFEW_CLASSES,
+    MAFW,
+    MAFW_CLASSES,
+    ClipDataset,
+    CorruptFrameError,
+    FERV39k,
+    check_num_classes,
+    read_dfew_split,
+    train_val_split,
+    uniform_indices,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
+
+H = W = 8
+
+
+def frame_value(k: int) -> int:
+    return 6 * k + 3
+
+
+def write_frames(folder, n, *, name="{k}.jpg", size=(H, W)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(n):
+        img = torch.full((3, *size), frame_value(k), dtype=torch.uint8)
+        path = folder / name.format(k=k + 1, clip=folder.name)
+        data = encode_png(img) if path.suffix == ".png" else encode_jpeg(img, quality=95)
+        write_file(str(path), data)
+
+
+def sampled_frames(clip: torch.Tensor) -> list[int]:
+    """Recover frame indices from a raw (t, 3, h, w) float clip (identity transform)."""
+    return [round((float(v) - 3) / 6) for v in clip[:, 0, 0, 0]]
+
+
+def identity(frames, generator=None):
+    return frames.float()
+
+
+# ---------------------------------------------------------------- DFEW layout
+DFEW_CLIPS = {1: (20, 1), 2: (5, 3), 3: (11, 7), 4: (16, 2), 5: (30, 0), 6: (12, 4)}  # id: (frames, 1-based label)
+
+
+def make_dfew(root, *, clips=DFEW_CLIPS, split_folder="{split}(single-labeled)", folds=(1, 2), sixteen=False):
+    for cid, (n, _) in clips.items():
+        write_frames(root / "Clip" / "clip_224x224" / f"{cid:05d}", n, name="{clip}_{k:05d}.jpg")
+        if sixteen:
+            write_frames(root / "Clip" / "clip_224x224_16f" / f"{cid:05d}", 16)
+    ids = sorted(clips)
+    for fold in folds:
+        test_ids = ids[fold - 1 :: 3]
+        for split in ("train", "test"):
+            chosen = [c for c in ids if (c in test_ids) == (split == "test")]
+            folder = root / "EmoLabel_DataSplit" / split_folder.format(split=split)
+            folder.mkdir(parents=True, exist_ok=True)
+            rows = ["video_name,label"] + [f"{c},{clips[c][1]}" for c in chosen]
+            (folder / f"set_{fold}.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def dfew_root(tmp_path_factory):
+    return make_dfew(tmp_path_factory.mktemp("DFEW"), sixteen=True)
+
+
+def test_dfew_items_have_the_contract_shape_and_labels(dfew_root):
+    ds = DFEW(dfew_root, fold=1, split="train", num_frames=4, size=6)
+    assert ds.class_names == DFEW_CLASSES and ds.num_classes == 7
+    clip, label = ds[0]
+    assert clip.shape == (3, 4, 6, 6) and clip.dtype == torch.float32
+    assert isinstance(label, int)
+    # train of fold 1: ids 2, 3, 5 (label 0 -> skipped), 6; 1-based labels become 0-based
+    assert [p.name for p in ds.samples] == ["00002", "00003", "00006"]
+    assert ds.labels == [2, 6, 3]
+    assert ds.train is True
+
+
+def test_dfew_fold_files_select_the_right_clips(dfew_root):
+    test1 = DFEW(dfew_root, fold=1, split="test")
+    test2 = DFEW(dfew_root, fold=2, split="test")
+    assert [p.name for p in test1.samples] == ["00001", "00004"]
+    assert [p.name for p in test2.samples] == ["00002"]  # 00005 has label 0
+    assert test1.train is False and test1.labels == [0, 1]
+    assert test1.split_file.name == "set_1.csv" and test2.split_file.parent.name == "test(single-labeled)"
+
+
+def test_dfew_test_items_sample_segment_centres_in_natural_order(dfew_root):
+    ds = DFEW(dfew_root, fold=1, split="test", num_frames=4, transform=identity)
+    clip, _ = ds[0]  # clip 1: 20 frames
+    assert clip.shape == (4, 3, H, W)
+    assert sampled_frames(clip) == uniform_indices(20, 4) == [2, 7, 12, 17]
+
+
+def test_dfew_short_clip_is_padded_by_repetition(dfew_root):
+    ds = DFEW(dfew_root, fold=1, split="train", num_frames=16, transform=identity, train=False)
+    clip, label = ds[0]  # clip 2: 5 frames
+    assert label == 2
+    assert sampled_frames(clip) == uniform_indices(5, 16) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+
+
+def test_dfew_train_items_sample_inside_segments_and_are_seeded(dfew_root):
+    ds = DFEW(dfew_root, fold=1, split="train", num_frames=4, transform=identity, seed=7)
+    a, b = sampled_frames(ds[1][0]), sampled_frames(ds[1][0])  # clip 3: 11 frames
+    assert a == b
+    starts = [i * 11 // 4 for i in range(5)]
+    assert all(lo <= k < hi for k, lo, hi in zip(a, starts, starts[1:]))
+    draws = set()
+    for epoch in range(8):
+        ds.set_epoch(epoch)
+        draws.add(tuple(sampled_frames(ds[1][0])))
+    assert len(draws) > 1, "set_epoch changes the random draws"
+
+
+def test_dfew_seeded_training_is_reproducible_across_instances(dfew_root):
+    a = DFEW(dfew_root, split="train", num_frames=4, size=6, seed=3)
+    b = DFEW(dfew_root, split="train", num_frames=4, size=6, seed=3)
+    torch.testing.assert_close(a[2][0], b[2][0], rtol=0, atol=0)
+
+
+def test_dfew_16f_frame_set(dfew_root):
+    ds = DFEW(dfew_root, fold=1, split="test", frames_dir="clip_224x224_16f", num_frames=16, transform=identity)
+    assert ds.samples[0].parent.name == "clip_224x224_16f"
+    assert sampled_frames(ds[0][0]) == list(range(16)), "1.jpg .. 16.jpg in natural order, each once"
+
+
+def test_dfew_accepts_the_renamed_split_folders(tmp_path):
+    root = make_dfew(tmp_path / "DFEW", split_folder="{split}_single-labeled", folds=(1,))
+    assert len(DFEW(root, fold=1, split="test")) == 2
+
+
+def test_dfew_explicit_split_file_and_split_dir(tmp_path, dfew_root):
+    custom = tmp_path / "my_split.csv"
+    custom.write_text("video_name,label\n4,5\n1,6\n")
+    ds = DFEW(dfew_root, split_file=custom)
+    assert [p.name for p in ds.samples] == ["00004", "00001"] and ds.labels == [4, 5]
+    ds = DFEW(dfew_root, split_dir=dfew_root / "EmoLabel_DataSplit", fold=2, split="train")
+    assert ds.split_file.parent.name == "train(single-labeled)"
+
+
+def test_dfew_size_resizes_any_frame_size(tmp_path):
+    root = make_dfew(tmp_path / "DFEW", clips={1: (3, 1), 2: (3, 2), 3: (3, 3)}, folds=(1,))
+    write_frames(root / "Clip" / "clip_224x224" / "00002", 3, name="{clip}_{k:05d}.jpg", size=(16, 16))
+    ds = DFEW(root, fold=1, split="train", num_frames=2, size=5)
+    assert ds[0][0].shape == (3, 2, 5, 5)
+
+
+def test_read_dfew_split_skips_label_zero_and_keeps_line_numbers(tmp_path):
+    path = tmp_path / "set_1.csv"
+    path.write_text("video_name,label\n1,5\n\n2,0\n10,7\n")
+    rows = read_dfew_split(path)
+    assert [(r.clip, r.label, r.line) for r in rows] == [("00001", 4, 2), ("00010", 6, 5)]
+
+
+# ---------------------------------------------------------------- FERV39k layout
+FERV_CLIPS = [("Action/Sad/0010", 9, "Sad"), ("Action/Happy/0003", 20, "Happy"), ("Daily/Fear/0104", 4, "Fear"),
+              ("Daily/Angry/0001", 12, "angry")]
+
+
+def make_ferv(root, clips=FERV_CLIPS):
+    for rel, n, _ in clips:
+        write_frames(root / "2_ClipsforFaceCrop" / rel, n)
+    setup = root / "4_setups" / "All_scenes"
+    setup.mkdir(parents=True)
+    (setup / "train_All.csv").write_text("".join(f"{rel} {lab}\n" for rel, _, lab in clips[:3]))
+    (setup / "test_All.csv").write_text("".join(f"{rel} {lab}\n" for rel, _, lab in clips[3:]))
+    return root
+
+
+@pytest.fixture(scope="module")
+def ferv_root(tmp_path_factory):
+    return make_ferv(tmp_path_factory.mktemp("FERV39k"))
+
+
+def test_ferv39k_reads_paths_and_names_in_dfew_order(ferv_root):
+    ds = FERV39k(ferv_root, split="train", num_frames=4, size=6)
+    assert ds.class_names == DFEW_CLASSES
+    assert ds.labels == [1, 0, 6]
+    assert ds.samples[0] == ferv_root / "2_ClipsforFaceCrop" / "Action" / "Sad" / "0010"
+    assert ds[0][0].shape == (3, 4, 6, 6)
+    test = FERV39k(ferv_root, split="test")
+    assert test.labels == [3] and test.train is False
+
+
+def test_ferv39k_alphabetical_class_order(ferv_root):
+    ds = FERV39k(ferv_root, split="train", class_order="alphabetical")
+    assert ds.class_names == ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
+    assert ds.labels == [5, 3, 2]
+    assert FERV39k(ferv_root, split="test", class_order="alphabetical").labels == [0]
+
+
+def test_ferv39k_natural_frame_order_and_short_clip_padding(ferv_root):
+    ds = FERV39k(ferv_root, split="train", num_frames=16, transform=identity, train=False)
+    assert sampled_frames(ds[0][0]) == uniform_indices(9, 16)  # 1.jpg .. 9.jpg: no 10 to mis-sort, see next
+    assert sampled_frames(ds[1][0]) == uniform_indices(20, 16)  # 1..20.jpg: "10.jpg" after "9.jpg"
+    assert sampled_frames(ds[2][0]) == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
+
+
+def test_ferv39k_other_setup_and_comma_separated_files(ferv_root, tmp_path):
+    setup = ferv_root / "4_setups" / "22_scenes"
+    setup.mkdir(exist_ok=True)
+    (setup / "train_Action.csv").write_text("Action/Sad/0010,Sad\n")
+    ds = FERV39k(ferv_root, split="train", setup="22_scenes")
+    assert ds.labels == [1] and ds.split_file.name == "train_Action.csv"
+    (setup / "train_Daily.csv").write_text("Daily/Fear/0104 Fear\n")
+    with pytest.raises(ValueError, match="several train files.*split_file"):
+        FERV39k(ferv_root, split="train", setup="22_scenes")
+
+
+# ---------------------------------------------------------------- MAFW layout
+MAFW_CLIPS = [("00025", 40, "anger"), ("00026", 7, "disappointment"), ("00100", 33, "contempt"), ("01000", 12, "Fear")]
+
+
+def make_mafw(root, clips=MAFW_CLIPS):
+    for i, (name, n, _) in enumerate(clips):
+        write_frames(root / "data" / "frames" / name, n, name="{k:06d}.png", size=(H + 2 * i, W + i))
+    for fold in (1, 3):
+        folder = root / "Train & Test Set" / "single" / "no_caption" / f"set_{fold}"
+        folder.mkdir(parents=True)
+        (folder / "train.txt").write_text("".join(f"{n}.mp4 {lab}\n" for n, _, lab in clips[:3]))
+        (folder / "test.txt").write_text("".join(f"{n}.mp4 {lab}\n" for n, _, lab in clips[3:]))
+    return root
+
+
+@pytest.fixture(scope="module")
+def mafw_root(tmp_path_factory):
+    return make_mafw(tmp_path_factory.mktemp("MAFW"))
+
+
+def test_mafw_reads_11_classes_and_strips_the_video_extension(mafw_root):
+    ds = MAFW(mafw_root, fold=1, split="train", size=6)
+    assert ds.class_names == MAFW_CLASSES and len(ds.class_names) == 11
+    assert ds.num_frames == 32
+    assert [p.name for p in ds.samples] == ["00025", "00026", "00100"]
+    assert ds.labels == [0, 10, 7]
+    clip, label = ds[1]  # frames of size (10, 9): resized to 6x6
+    assert clip.shape == (3, 32, 6, 6) and label == 10
+    assert MAFW(mafw_root, fold=3, split="test").labels == [2]
+
+
+def test_mafw_samples_32_frames_uniformly(mafw_root):
+    ds = MAFW(mafw_root, fold=1, split="train", transform=identity, train=False)
+    assert sampled_frames(ds[0][0]) == uniform_indices(40, 32)
+    assert sampled_frames(ds[1][0]) == uniform_indices(7, 32)
+
+
+# ---------------------------------------------------------------- loaders, splits
+def test_dataloader_batches_with_workers_and_seeding(dfew_root):
+    ds = DFEW(dfew_root, fold=1, split="train", num_frames=4, size=6, seed=0)
+    batches = [torch.cat([x for x, _ in DataLoader(ds, batch_size=2, num_workers=w)]) for w in (0, 2)]
+    assert batches[0].shape == (3, 3, 4, 6, 6)
+    torch.testing.assert_close(batches[0], batches[1], rtol=0, atol=0)  # per-item seeds: worker-independent
+
+
+def test_train_val_split_keeps_classes_and_switches_val_to_test_mode(dfew_root, tmp_path):
+    split = tmp_path / "set.csv"
+    split.write_text("video_name,label\n1,1\n2,1\n3,2\n4,2\n6,2\n")
+    ds = DFEW(dfew_root, split_file=split, num_frames=4, size=6)
+    train, val = train_val_split(ds, 0.5, seed=0)
+    assert sorted(train.labels) == [0, 1] and sorted(val.labels) == [0, 1, 1]
+    assert isinstance(train, DFEW) and isinstance(val, DFEW)
+    assert train.train is True and val.train is False
+    assert sorted(map(str, train.samples + val.samples)) == sorted(map(str, ds.samples))
+    assert train.class_names == val.class_names == DFEW_CLASSES
+    assert val[0][0].shape == (3, 4, 6, 6)
+    v1, v2 = val[0][0], val[0][0]
+    torch.testing.assert_close(v1, v2, rtol=0, atol=0)
+
+
+def test_check_num_classes(mafw_root):
+    ds = MAFW(mafw_root, fold=1, split="train")
+    check_num_classes(ds, 11)
+    with pytest.raises(ValueError, match="num_classes=7 does not match MAFW, which has 11 classes"):
+        check_num_classes(ds, 7)
+
+
+# ---------------------------------------------------------------- bad inputs
+def test_missing_root(tmp_path):
+    for cls in (DFEW, FERV39k, MAFW):
+        with pytest.raises(FileNotFoundError, match=f"{cls.__name__} root .*nowhere"):
+            cls(tmp_path / "nowhere")
+
+
+def test_missing_split_file_lists_the_paths_tried(dfew_root, ferv_root, mafw_root):
+    with pytest.raises(FileNotFoundError, match=r"fold 3[\s\S]*train\(single-labeled\)/set_3.csv"):
+        DFEW(dfew_root, fold=3)
+    with pytest.raises(FileNotFoundError, match="set_2/test.txt"):
+        MAFW(mafw_root, fold=2, split="test")
+    with pytest.raises(FileNotFoundError, match="FERV39k .*setup"):
+        FERV39k(ferv_root, setup="nope")
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        DFEW(dfew_root, split_file=dfew_root / "missing.csv")
+
+
+def test_missing_frames_folder(tmp_path, dfew_root):
+    with pytest.raises(FileNotFoundError, match="frame folder 'clip_999'"):
+        DFEW(dfew_root, frames_dir="clip_999")
+
+
+def test_row_naming_a_missing_clip_folder(tmp_path, dfew_root, ferv_root, mafw_root):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("video_name,label\n1,1\n777,2\n")
+    with pytest.raises(FileNotFoundError, match=r"bad.csv:3: clip '00777' has no frame folder"):
+        DFEW(dfew_root, split_file=bad)
+    bad.write_text("Action/Sad/0010 Sad\nAction/Sad/9999 Sad\n")
+    with pytest.raises(FileNotFoundError, match=r"bad.csv:2: clip 'Action/Sad/9999'"):
+        FERV39k(ferv_root, split_file=bad)
+    bad.write_text("00025.mp4 anger\n\n04242.mp4 fear\n")
+    with pytest.raises(FileNotFoundError, match=r"bad.csv:3: clip '04242'"):
+        MAFW(mafw_root, split_file=bad)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [("video_name,label\n1,1\n2,8\n", r":3: label 8 outside 1..7"),
+     ("video_name,label\n1,-1\n", r":2: label -1 outside"),
+     ("video_name,label\n1\n", r":2: expected 'video_name,label'"),
+     ("video_name,label\n1,1\nabc,2\n", r":3: expected an integer"),
+     ("video_name,label\n", " lists no labelled clips")],
+)
+def test_dfew_bad_rows_name_file_and_line(tmp_path, dfew_root, content, match):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    with pytest.raises(ValueError, match="bad.csv" + match):
+        DFEW(dfew_root, split_file=bad)
+
+
+@pytest.mark.parametrize(
+    ("cls", "content", "match"),
+    [(FERV39k, "Action/Sad/0010 Sad\nAction/Sad/0010 Contempt\n", r":2: unknown emotion 'Contempt'; FERV39k has 7"),
+     (FERV39k, "Action/Sad/0010\n", r":1: expected"),
+     (MAFW, "00025.mp4 anger\n00026.mp4 joy\n", r":2: unknown emotion 'joy'; MAFW has 11"),
+     (MAFW, "00025.mp4 anger extra\n", r":1: expected"),
+     (MAFW, "\n\n", " lists no clips")],
+)
+def test_named_label_files_bad_rows(tmp_path, ferv_root, mafw_root, cls, content, match):
+    bad = tmp_path / "bad.txt"
+    bad.write_text(content)
+    root = ferv_root if cls is FERV39k else mafw_root
+    with pytest.raises(ValueError, match="bad.txt" + match):
+        cls(root, split_file=bad)
+
+
+def test_bad_settings(dfew_root, ferv_root):
+    with pytest.raises(ValueError, match="fold"):
+        DFEW(dfew_root, fold=6)
+    with pytest.raises(ValueError, match="split"):
+        DFEW(dfew_root, split="val")
+    with pytest.raises(ValueError, match="class_order"):
+        FERV39k(ferv_root, class_order="random")
+    with pytest.raises(ValueError, match="on_corrupt"):
+        DFEW(dfew_root, on_corrupt="ignore")
+    with pytest.raises(ValueError, match="num_frames"):
+        DFEW(dfew_root, num_frames=0)
+
+
+def test_generic_dataset_label_out_of_range_names_the_clip():
+    with pytest.raises(ValueError, match=r"labels\[1\] \(b\): expected a class index in \[0, 2\), got 2"):
+        ClipDataset(["a", "b"], [0, 2], ["x", "y"])
+    with pytest.raises(ValueError, match="equal lengths"):
+        ClipDataset(["a"], [0, 1], ["x", "y"])
+
+
+def test_corrupt_frame_raises_naming_the_file(tmp_path):
+    root = make_dfew(tmp_path / "DFEW", clips={1: (6, 1), 2: (6, 2)}, folds=(1,))
+    bad = root / "Clip" / "clip_224x224" / "00002" / "00002_00003.jpg"
+    bad.write_bytes(b"\xff\xd8garbage")
+    ds = DFEW(root, fold=1, split="train", num_frames=6, size=4)
+    with pytest.raises(CorruptFrameError, match="00002_00003.jpg"):
+        ds[0]
+
+
+def test_corrupt_frame_skip_substitutes_counts_and_warns(tmp_path, caplog):
+    root = make_dfew(tmp_path / "DFEW", clips={1: (6, 1), 2: (6, 2)}, folds=(1,))
+    (root / "Clip" / "clip_224x224" / "00002" / "00002_00003.jpg").write_bytes(b"")
+    ds = DFEW(root, fold=1, split="train", num_frames=6, on_corrupt="skip", transform=identity, train=False)
+    with caplog.at_level(logging.WARNING):
+        clip, label = ds[0]
+    assert label == 1, "the label is never changed"
+    assert sampled_frames(clip) == [0, 1, 1, 3, 4, 5]
+    assert ds.num_skipped_frames == 1
+    assert any("00002" in r.getMessage() and "replaced" in r.getMessage() for r in caplog.records)
+    ds[0]
+    assert ds.num_skipped_frames == 2
+
+
+def test_clip_with_no_readable_frame_raises_even_when_skipping(tmp_path):
+    root = make_dfew(tmp_path / "DFEW", clips={1: (3, 1), 2: (3, 2)}, folds=(1,))
+    for f in (root / "Clip" / "clip_224x224" / "00002").iterdir():
+        f.write_bytes(b"bad")
+    ds = DFEW(root, fold=1, split="train", num_frames=4, on_corrupt="skip")
+    with pytest.raises(CorruptFrameError, match="00002: none of its 3 frames"):
+        ds[0]
+
+
+def test_empty_clip_folder_raises_naming_it(tmp_path):
+    root = make_dfew(tmp_path / "DFEW", clips={1: (3, 1), 2: (3, 2)}, folds=(1,))
+    for f in (root / "Clip" / "clip_224x224" / "00002").iterdir():
+        f.unlink()
+    ds = DFEW(root, fold=1, split="train")
+    with pytest.raises(ValueError, match="00002 contains no frames"):
+        ds[0]
