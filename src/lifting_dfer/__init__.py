@@ -7,6 +7,7 @@ Layers (drop into any video model): :func:`interpolate_frames`, :class:`ISSM`, :
 """
 
 from .baseline import MLPBaseline
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .heads import AttentionPool, ConcatMLPHead
 from .ifdd import IFDD, IFDDOutput
 from .interpolation import interpolate_frames
@@ -36,4 +37,7 @@ __all__ = [
     "ifdd_3dvit",
     "interpolate_frames",
     "list_models",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "save_checkpoint",
 ]

@@ -17,8 +17,13 @@ def interpolate_frames(x: Tensor, index: Tensor, dim: int = 2) -> Tensor:
     ``out = (1 - w) * x[floor(i)] + w * x[min(floor(i) + 1, t - 1)]`` with ``w = i - floor(i)``,
     after clamping ``i`` to ``[0, t - 1]``. This equals Eq. 4 between knots and, unlike Eq. 4 read
     literally, returns the exact frame at integer positions. Gradients flow to ``x`` and to ``index``
-    (``x[floor + 1] - x[floor]`` inside the range, 0 where clamped). Implemented with ``torch.gather``
-    on the time axis: no Python loop over frames, no copy of ``x``, no graph break under ``torch.compile``.
+    (``x[floor + 1] - x[floor]`` inside the range, 0 where clamped). Implemented as one batched matrix product
+    along time, ``out = M x`` with ``M: (b, z, t)`` holding ``1 - w`` and ``w`` at the two neighbouring frames
+    of each position: no Python loop over frames, no copy of ``x`` (a view for contiguous ``x``), no graph
+    break under ``torch.compile``; on CPU it runs 2-4x faster than two ``torch.gather`` calls and a ``lerp``
+    forward and backward, and saves half the memory for backward (``benchmarks/``). As for any matrix product,
+    TF32 (when enabled) rounds ``x`` to TF32, and a non-finite value in ``x`` reaches every output at the same
+    ``(c, h, w)`` of that sample (``0 * inf`` is NaN).
 
     Shape:
         - x: ``(b, ..., t, ...)`` with time at ``dim`` (canonical: ``(b, c, t, h, w)``, ``dim=2``)
@@ -47,18 +52,17 @@ def interpolate_frames(x: Tensor, index: Tensor, dim: int = 2) -> Tensor:
         raise ValueError(f"dim: expected a time axis in 1..{x.ndim - 1} of x with shape {tuple(x.shape)}, got {dim}")
     if index.ndim != 2 or index.shape[0] != x.shape[0]:
         raise ValueError(f"index: expected shape '(b, z)' with b={x.shape[0]}, got {tuple(index.shape)}")
-    t, (b, z) = x.shape[dim], index.shape
+    t = x.shape[dim]
 
     index = index.clamp(0, t - 1)
-    lower = index.detach().floor().long().clamp(0, t - 1)  # clamp keeps a NaN position in range; w stays NaN
-    upper = (lower + 1).clamp(max=t - 1)
-    weight = (index - lower.to(index.dtype)).to(x.dtype)
+    lower = index.detach().floor()  # a NaN position stays NaN: its row of M, hence its output, is NaN
+    weight = (index - lower).to(x.dtype).unsqueeze(-1)  # (b, z, 1)
+    frames = torch.arange(t, device=x.device, dtype=lower.dtype)
+    at_lower = (frames == lower.unsqueeze(-1)).to(x.dtype)  # (b, z, t) one-hot of floor(i)
+    at_upper = (frames == (lower + 1).clamp(max=t - 1).unsqueeze(-1)).to(x.dtype)  # of min(floor(i) + 1, t - 1)
+    interp = (1 - weight) * at_lower + weight * at_upper  # M: (b, z, t)
 
-    # Broadcast (b, z) to x's layout with z at `dim`: "b z -> b 1 .. z .. 1", expanded without a copy.
-    view = [b] + [1] * (x.ndim - 1)
-    view[dim] = z
-    size = list(x.shape)
-    size[dim] = z
-    x_lower = torch.gather(x, dim, lower.view(view).expand(size))
-    x_upper = torch.gather(x, dim, upper.view(view).expand(size))
-    return torch.lerp(x_lower, x_upper, weight.view(view))
+    # "b z t, b a t s -> b a z s" with a, s the flattened axes before and after time: one batched matmul.
+    b, before, after = x.shape[0], x.shape[1:dim], x.shape[dim + 1 :]
+    out = torch.matmul(interp.unsqueeze(1), x.reshape(b, before.numel(), t, after.numel()))
+    return out.reshape(b, *before, index.shape[1], *after)

@@ -1,0 +1,234 @@
+"""Shared benchmark plumbing: environment record, interleaved timing, memory, JSON output.
+
+Timing uses :class:`torch.utils.benchmark.Timer`, after a warm-up that runs each candidate until it stops getting
+faster (2 to 6 runs). Each round calls ``blocked_autorange(min_run_time)`` on every
+candidate in turn (the order alternates between rounds), or ``timeit(1)`` when one run already takes longer than
+``min_run_time`` (then ``blocked_autorange`` would spend a whole run estimating its block size). The median and
+the inter-quartile range are taken over every timed run of every round; ratios are the ratio of the medians of
+candidates timed interleaved in the same rounds, so machine load drifts affect both sides alike.
+
+Memory (one extra run, outside the timing):
+
+- CUDA: ``torch.cuda.max_memory_allocated`` during the run minus what was allocated before it (``peak_bytes``);
+- every device, forward+backward: the bytes autograd saves for the backward pass (``saved_bytes``), counted with
+  :func:`torch.autograd.graph.saved_tensors_hooks` once per storage, parameters excluded. This is the activation
+  memory a training step keeps alive between forward and backward, the dominant part of the peak; it is not the
+  allocator's peak (CPU PyTorch has no allocator statistics).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.utils.benchmark import Timer
+
+__all__ = [
+    "ROOT",
+    "SCHEMA",
+    "Timing",
+    "Workload",
+    "environment",
+    "measure",
+    "peak_bytes",
+    "saved_bytes",
+    "write_json",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = "lifting_dfer.benchmarks/1"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: torch.device) -> dict[str, object]:
+    """Commit, versions, device and machine: what a JSON record needs to be compared with another."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    env: dict[str, object] = {
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": bool(status) if status is not None else None,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_model(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "argv": sys.argv[1:],
+    }
+    if device.type == "cuda":
+        env["cuda"] = torch.version.cuda
+        env["cudnn"] = torch.backends.cudnn.version()
+    return env
+
+
+def _as_tuple(out: object) -> tuple[Tensor, ...]:
+    if isinstance(out, Tensor):
+        return (out,)
+    if isinstance(out, (tuple, list)):
+        return tuple(t for o in out for t in _as_tuple(o))
+    raise TypeError(f"expected tensors, got {type(out).__name__}")
+
+
+@dataclass
+class Workload:
+    """Something to time forward (``no_grad``) and forward+backward (``autograd.grad``, nothing accumulates).
+
+    ``forward`` returns a tensor or a (nested) tuple of tensors; forward+backward back-propagates fixed random
+    output gradients (or 1 for a scalar loss) to ``grad_inputs`` (inputs and parameters). ``modules`` are put in
+    eval mode for the forward timing and in training mode for forward+backward.
+    """
+
+    forward: Callable[[], object]
+    grad_inputs: Sequence[Tensor]
+    modules: Sequence[nn.Module] = ()
+    _grads: tuple[Tensor, ...] | None = field(default=None, repr=False)
+
+    def prepare(self, mode: str) -> None:
+        for m in self.modules:
+            m.train(mode == "fwd+bwd")
+
+    def fwd(self) -> None:
+        with torch.no_grad():
+            self.forward()
+
+    def fwd_bwd(self) -> None:
+        outs = tuple(o for o in _as_tuple(self.forward()) if o.requires_grad)
+        if self._grads is None:
+            gen = torch.Generator(device=outs[0].device).manual_seed(0)
+            self._grads = tuple(
+                torch.ones_like(o)
+                if o.ndim == 0
+                else torch.randn(o.shape, generator=gen, device=o.device, dtype=o.dtype)
+                for o in outs
+            )
+        torch.autograd.grad(outs, list(self.grad_inputs), self._grads, allow_unused=True)
+
+    def run(self, mode: str) -> Callable[[], None]:
+        return self.fwd if mode == "fwd" else self.fwd_bwd
+
+
+@dataclass
+class Timing:
+    """Per-run times (seconds) of one candidate, over all rounds, and the median of each round."""
+
+    times: list[float]
+    round_medians: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def iqr(self) -> float:
+        if len(self.times) < 2:
+            return 0.0
+        q = statistics.quantiles(self.times, n=4, method="inclusive")
+        return q[2] - q[0]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(
+    candidates: dict[str, Callable[[], None]],
+    *,
+    rounds: int,
+    min_run_time: float,
+    device: torch.device,
+) -> dict[str, Timing]:
+    """Time ``candidates`` interleaved: ``rounds`` rounds, each timing every candidate once, order alternating."""
+    import time
+
+    timers, single = {}, {}
+    for name, fn in candidates.items():
+        # Warm-up (allocator, kernels, lazy init): at least 2 runs, more while runs still get >20% faster (the
+        # first runs of a large model on CPU can take 10x the steady state while the allocator grows), at most 6.
+        previous = float("inf")
+        for k in range(6):
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            single[name] = time.perf_counter() - start
+            if k >= 1 and single[name] > 0.8 * previous:
+                break
+            previous = single[name]
+        timers[name] = Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads(), label=name)
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    medians: dict[str, list[float]] = {name: [] for name in candidates}
+    names = list(candidates)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            timer = timers[name]
+            m = timer.timeit(1) if single[name] >= min_run_time else timer.blocked_autorange(min_run_time=min_run_time)
+            times[name].extend(m.times)
+            medians[name].append(m.median)
+    return {name: Timing(times[name], medians[name]) for name in names}
+
+
+def saved_bytes(fn: Callable[[], object], exclude: Sequence[Tensor] = ()) -> int:
+    """Bytes of the tensors autograd saves for backward while ``fn()`` runs (once per storage, ``exclude`` left out)."""
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    seen: dict[int, int] = {}
+
+    def pack(t: Tensor) -> Tensor:
+        if t.device.type != "meta":
+            storage = t.untyped_storage()
+            if storage.data_ptr() not in skip:
+                seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    del out
+    return sum(seen.values())
+
+
+def peak_bytes(fn: Callable[[], object], device: torch.device) -> int | None:
+    """CUDA: peak allocated bytes during ``fn()`` above what was allocated before; ``None`` elsewhere."""
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    fn()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - before
+
+
+def write_json(record: dict[str, object], path: Path) -> None:
+    """Write ``record`` as indented JSON (atomically: a temporary file, then ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,300 @@
+"""Render ``docs/performance.md`` from the JSON records: ``python -m benchmarks.make_docs``.
+
+Reads every ``benchmarks/results/*.json`` (records of ``python -m benchmarks.run`` and ``python -m benchmarks.gpu``;
+tiny and dry-run records are skipped) and writes one Markdown page. CPU sections quote ratios measured in the
+same run, not absolute times (those depend on the machine and its load; they stay in the JSON); GPU sections
+quote clips/s and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .common import ROOT, SCHEMA
+
+__all__ = ["load_records", "main", "render"]
+
+REGENERATE = """\
+```bash
+python -m benchmarks.run              # CPU: ~10-15 min on 2 cores; writes benchmarks/results/cpu.json
+bash benchmarks/gpu.sh                # on a CUDA machine: benchmarks/results/gpu.json and cuda.json
+python -m benchmarks.make_docs        # this page, from benchmarks/results/*.json
+```"""
+
+METHOD = """\
+- Timer: `torch.utils.benchmark.Timer`, after a warm-up that repeats each candidate until it stops getting
+  faster (2 to 6 runs); each round then times every candidate once (`blocked_autorange`, or one
+  `timeit` run when a single run is longer than `min_run_time`), the order alternating between rounds. Medians
+  and inter-quartile ranges (IQR) are over all timed runs; a **ratio is the ratio of two medians timed
+  interleaved in the same run**, and "per round" gives the ratio of each round's medians (its spread shows how
+  much the machine's load moved).
+- Forward: `torch.no_grad()`, eval mode. Forward+backward: training mode, `torch.autograd.grad` of fixed random
+  output gradients (full models: of the training loss, cross entropy + LiftLoss) with respect to the inputs and
+  every parameter.
+- Memory: "saved MB" is what autograd keeps for the backward pass (tensors saved by the forward, counted once
+  per storage, parameters excluded), the activation memory a training step holds; CPU PyTorch has no allocator
+  statistics. On CUDA, "peak" is `torch.cuda.max_memory_allocated` during the run, above what was allocated
+  before it.
+- Naive references (`benchmarks/reference.py`) are written the way research code writes these layers
+  (`grid_sample` over the clip reshaped to `(b, h*w*c, t, 1)`; explicit `softmax(q @ k^T) @ v` with per-head
+  `view/permute/contiguous` chains) and load the library module's weights, so both compute the same function
+  (`tests/test_benchmarks.py` checks it).
+- The `index_select` floor copies the `2z` frames interpolation reads (both neighbours of each of the `z`
+  positions): the bytes of a gather-based interpolation, with no arithmetic.
+- MACs ("GFLOPs" in DFER papers) come from `lifting_dfer.flops`, per clip: `GMACs` counts every
+  product (fvcore convention), `thop` counts conv/linear layers plus 4 per normalised element (the convention
+  of the paper's Table 12)."""
+
+
+def load_records(directory: Path) -> list[dict]:
+    """Non-tiny records of this schema in ``directory``, sorted by file name."""
+    records = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(rec, dict) and rec.get("schema") == SCHEMA and not rec.get("tiny"):
+            rec["_file"] = path.name
+            records.append(rec)
+    return records
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    rows = list(rows)
+    if not rows:
+        return []
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _mb(n: object) -> str:
+    return "-" if n is None else f"{n / 2**20:.1f}"
+
+
+def _env_line(rec: dict) -> str:
+    env = rec["env"]
+    dirty = " (uncommitted changes)" if env.get("dirty") else ""
+    rounds = rec.get("settings", {}).get("rounds")
+    module = "benchmarks.run" if rec.get("kind") == "run" else "benchmarks.gpu"
+    command = " ".join([f"python -m {module}", *env.get("argv", [])])
+    return (
+        f"*`{command}`: {env['device_name']}, {env['threads']} threads, torch {env['torch']}, Python {env['python']}, "
+        f"commit `{str(env['commit'])[:10]}`{dirty}, {env['date']}; file `benchmarks/results/{rec.get('_file', '?')}`"
+        + (f", {rounds} rounds" if rounds else "")
+        + ".*"
+    )
+
+
+def _ratio(rec: dict, section: str, case: str, mode: str, name: str) -> dict | None:
+    for q in rec.get("ratios", []):
+        if (q["section"], q["case"], q["mode"], q["name"]) == (section, case, mode, name):
+            return q
+    return None
+
+
+def _fmt_ratio(q: dict | None) -> str:
+    if q is None:
+        return "-"
+    lo, hi = min(q["rounds"]), max(q["rounds"])
+    return f"**{q['value']:.2f}x** ({lo:.2f}-{hi:.2f})" if len(q["rounds"]) > 1 else f"**{q['value']:.2f}x**"
+
+
+def _row(rec: dict, section: str, case: str, variant: str, mode: str) -> dict | None:
+    for r in rec.get("timings", []):
+        if (r["section"], r["case"], r["variant"], r["mode"]) == (section, case, variant, mode):
+            return r
+    return None
+
+
+def _cases(rec: dict, section: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for r in rec.get("timings", []):
+        if r["section"] == section:
+            seen[r["case"]] = None
+    return list(seen)
+
+
+def _run_sections(rec: dict, absolute: bool) -> list[str]:
+    """Markdown for one ``benchmarks.run`` record; ``absolute`` adds median times (GPU records)."""
+    out: list[str] = [_env_line(rec), ""]
+    cases = _cases(rec, "interp")
+    if cases:
+        out += ["### `interpolate_frames`", ""]
+        header = ["case", "mode", "speed-up over naive `grid_sample`", "time / `index_select` floor",
+                  "saved MB: library / naive / floor"]  # fmt: skip
+        if absolute:
+            header.append("median ms: library / naive / floor")
+        rows = []
+        for case in cases:
+            for mode in ("fwd", "fwd+bwd"):
+                r = [_row(rec, "interp", case, v, mode) for v in ("library", "naive", "floor")]
+                shape = r[0]["shape"] if r[0] else {}
+                dims = ", ".join(str(shape.get(k)) for k in ("b", "c", "t", "h", "w"))
+                label = f"{case} `({dims})`"
+                row = [label, mode, _fmt_ratio(_ratio(rec, "interp", case, mode, "naive/library")),
+                       _fmt_ratio(_ratio(rec, "interp", case, mode, "library/floor")),
+                       " / ".join(_mb(x["saved_bytes"]) if x else "-" for x in r)]  # fmt: skip
+                if absolute:
+                    row.append(" / ".join(f"{x['median_s'] * 1e3:.2f}" if x else "-" for x in r))
+                rows.append(row)
+        out += _table(header, rows)
+    cases = _cases(rec, "head")
+    if cases:
+        out += ["### ISSM + LADM", ""]
+        header = ["case", "mode", "speed-up over naive", "GMACs (attention share)", "saved MB: library / naive"]
+        if absolute:
+            header += ["median ms: library / naive", "peak MB: library / naive"]
+        rows = []
+        for case in cases:
+            for mode in ("fwd", "fwd+bwd"):
+                lib, naive = (_row(rec, "head", case, v, mode) for v in ("library", "naive"))
+                shape = lib["shape"] if lib else {}
+                macs = "-"
+                if shape.get("gmacs"):
+                    macs = f"{shape['gmacs']:.1f} ({100 * shape['attention_gmacs'] / shape['gmacs']:.0f}%)"
+                row = [case, mode, _fmt_ratio(_ratio(rec, "head", case, mode, "naive/library")), macs,
+                       f"{_mb(lib and lib['saved_bytes'])} / {_mb(naive and naive['saved_bytes'])}"]  # fmt: skip
+                if absolute:
+                    row.append(" / ".join(f"{x['median_s'] * 1e3:.1f}" if x else "-" for x in (lib, naive)))
+                    row.append(f"{_mb(lib and lib['peak_bytes'])} / {_mb(naive and naive['peak_bytes'])}")
+                rows.append(row)
+        out += _table(header, rows)
+        out += [
+            "GMACs are one forward pass; the attention share is the part in activation-activation products "
+            "(`q k^T`, `attn v`); the rest are the q/k/v projections, the MLPs and ISSM's convolution and linear "
+            "maps, the same matrix products in both implementations. The speed-up the library can reach is "
+            "bounded by that split: the larger the layer share, the closer the ratio stays to 1.",
+            "",
+        ]
+    if rec.get("models"):
+        models = rec["models"]
+        batch, frames, size = models[0]["batch"], models[0]["frames"], models[0]["image_size"]
+        out += ["### Full models", ""]
+        header = ["model", "params M", "GMACs/clip", "head GMACs (share)", "thop GMACs (paper)",
+                  "head share of time: fwd / train"]  # fmt: skip
+        if absolute:
+            header += ["clips/s: fwd / train"]
+        rows = []
+        for m in models:
+            paper = f" ({m['paper_gmacs']:.2f})" if "paper_gmacs" in m else ""
+            row = [f"`{m['model']}`", f"{m['params'] / 1e6:.2f}", f"{m['gmacs']:.2f}",
+                   f"{m['head_gmacs']:.2f} ({100 * m['head_flop_share']:.1f}%)", f"{m['thop_gmacs']:.2f}{paper}",
+                   "not timed" if m["fwd_head_time_share"] is None else
+                   f"{100 * m['fwd_head_time_share']:.0f}% / {100 * m['fwd+bwd_head_time_share']:.0f}%"]  # fmt: skip
+            if absolute:
+                row.append("-" if m["fwd_clips_per_s"] is None else
+                           f"{m['fwd_clips_per_s']:.1f} / {m['fwd+bwd_clips_per_s']:.1f}")  # fmt: skip
+            rows.append(row)
+        out += _table(header, rows)
+        out += [
+            f"Head = everything after the backbone (pyramid aggregation, ISSM, LADM, pooling, classifier; the "
+            f"baselines' MLP head). Time shares are `1 - t(backbone) / t(model)` at batch {batch}, measured "
+            f"interleaved (a small or negative share means the head's time is within the run-to-run noise of two "
+            f"separate measurements); MACs are per {frames}x{size}x{size} clip, by submodule below.",
+            "",
+        ]
+        parts = [m for m in models if m.get("parts_gmacs")]
+        if parts:
+            names = sorted({k for m in parts for k in m["parts_gmacs"]}, key=lambda k: (k != "backbone", k))
+            rows = [[f"`{m['model']}`", *[f"{m['parts_gmacs'].get(n, 0):.3f}" for n in names]] for m in parts]
+            out += _table(["model", *[f"`{n}`" for n in names]], rows)
+    if rec.get("compile"):
+        out += ["### `torch.compile`", ""]
+        out += _table(
+            ["traced", "graphs", "graph breaks", "reasons"],
+            [[c["target"], c["graphs"], c["graph_breaks"], "; ".join(c["reasons"]) or "-"] for c in rec["compile"]],
+        )
+    return out
+
+
+def _gpu_sections(rec: dict) -> list[str]:
+    out: list[str] = [_env_line(rec), ""]
+    if rec.get("equality"):
+        out += ["CUDA against CPU, float32 with TF32 off (norm-relative error):", ""]
+        out += _table(["check", "relative error", "tolerance", "ok"],
+                      [[c["name"], f"{c['max_rel_err']:.1e}", f"{c['tol']:.0e}", "yes" if c["ok"] else "**no**"]
+                       for c in rec["equality"]])  # fmt: skip
+    if rec.get("bf16_step"):
+        out += ["One bf16-autocast training step (cross entropy + LiftLoss, AdamW):", ""]
+        out += _table(["model", "loss", "gradient norm", "finite, every parameter updated"],
+                      [[f"`{s['model']}`", f"{s['loss']:.4f}", f"{s['grad_norm']:.3g}", "yes" if s["ok"] else "**no**"]
+                       for s in rec["bf16_step"]])  # fmt: skip
+    if rec.get("throughput"):
+        clip = rec["throughput"][0]["clip"]
+        out += [f"Training throughput, batch {rec['throughput'][0]['batch']} of {clip[1]}x{clip[2]}x{clip[3]} clips, "
+                "bf16 autocast, AdamW:", ""]  # fmt: skip
+        out += _table(["model", "torch.compile", "clips/s", "ms/step (IQR)", "peak GiB", "warm-up s", "graph breaks"],
+                      [[f"`{r['model']}`", r["backend"] or "no", f"{r['clips_per_s']:.1f}",
+                        f"{r['median_s'] * 1e3:.1f} ({r['iqr_s'] * 1e3:.1f})",
+                        "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**30:.2f}", f"{r['warmup_s']:.0f}",
+                        "-" if r["graph_breaks"] is None else r["graph_breaks"]]
+                       for r in rec["throughput"]])  # fmt: skip
+    return out
+
+
+def render(records: Sequence[dict]) -> str:
+    """The Markdown page for ``records`` (see :func:`load_records`)."""
+    lines = [
+        "# Performance",
+        "",
+        "<!-- Generated by `python -m benchmarks.make_docs` from benchmarks/results/*.json: do not edit by hand. -->",
+        "",
+        "How fast the lifting layers and the full models run, against naive references written the way research "
+        "code writes them. Regenerate this page with:",
+        "",
+        REGENERATE,
+        "",
+    ]
+    runs = [r for r in records if r.get("kind") == "run"]
+    gpus = [r for r in records if r.get("kind") == "gpu"]
+    targets = [(r, t) for r in runs for t in r.get("targets", [])]
+    if targets:
+        lines += ["## Targets", ""]
+        lines += _table(
+            ["device", "target", "measured", "goal", "met"],
+            [[r["env"]["device"], t["name"], f"{t['value']:.3g}", f"{t['op']} {t['threshold']:.3g}",
+              "yes" if t["met"] else "**no**"] for r, t in targets],
+        )  # fmt: skip
+    for rec in runs:
+        cpu = rec["env"]["device"] == "cpu"
+        lines += [f"## {'CPU' if cpu else rec['env']['device'].upper()}: `python -m benchmarks.run`", ""]
+        if cpu:
+            lines += ["Ratios measured in the same run; absolute times depend on the machine and its load and "
+                      "are kept in the JSON file only.", ""]  # fmt: skip
+        lines += _run_sections(rec, absolute=not cpu)
+    lines += ["## GPU: `benchmarks/gpu.sh`", ""]
+    if gpus:
+        for rec in gpus:
+            lines += _gpu_sections(rec)
+    else:
+        lines += [
+            "No GPU record yet. On a CUDA machine, `bash benchmarks/gpu.sh` checks that CUDA results equal CPU "
+            "results, runs a bf16-autocast training step of both IFDD models and times training throughput "
+            "(batch 16, 16x224x224) with and without `torch.compile`, then regenerates this page. "
+            "`bash benchmarks/gpu.sh --dry-run` runs the same script on CPU at tiny shapes.",
+            "",
+        ]
+    lines += ["## Method", "", METHOD, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> str:
+    """Write the page; return its text."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.make_docs", description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    args = p.parse_args(argv)
+    text = render(load_records(args.results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
+    return text
+
+
+if __name__ == "__main__":
+    main()

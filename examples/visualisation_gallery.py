@@ -1,0 +1,102 @@
+"""Every figure of lifting_dfer.viz and the lifting-dfer CLI, on the synthetic DFEW (no data or weights needed).
+
+::
+
+    python examples/visualisation_gallery.py                       # untrained IFDD-2DCNN -> docs/assets/*.png
+    python examples/train_dfew.py --output-dir runs/demo            # (optional) the CPU demo training first,
+    python examples/visualisation_gallery.py --checkpoint runs/demo/fold1/best.pt --out gallery/   # then its model
+
+Writes ``timeline.png`` (``lifting-dfer predict`` on a video made of synthetic clips of three classes),
+``indices.png`` and ``gradcam.png`` (``lifting-dfer explain`` on its first window), and ``tsne.png``,
+``radar.png``, ``confusion.png`` (the classifier features and predictions of the synthetic clips). Without
+``--checkpoint`` the model is an untrained IFDD-2DCNN (8 frames of 64x64, the demo's geometry), so the pictures
+show the format, not what IFDD learns. See docs/visualisation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from lifting_dfer.checkpoint import model_from_checkpoint, save_checkpoint
+from lifting_dfer.cli import checkpoint_geometry
+from lifting_dfer.cli import main as cli
+from lifting_dfer.data import DFEW, DFEW_CLASSES, make_synthetic_dfew, synthetic_clip
+from lifting_dfer.metrics import classification_report
+from lifting_dfer.models import create_model
+from lifting_dfer.viz import classifier_features, plot_class_radar, plot_confusion_matrix, plot_tsne
+
+
+def write_video(path: Path, labels: list[int], *, frames_per_clip: int, size: int, fps: int = 8) -> None:
+    """Concatenate one synthetic clip per label into an mp4 (the class changes every ``frames_per_clip``)."""
+    import av
+
+    generator = torch.Generator().manual_seed(1)
+    clips = [synthetic_clip(label, frames_per_clip, size, generator=generator) for label in labels]
+    frames = torch.cat(clips).permute(0, 2, 3, 1).numpy()  # (t, h, w, 3) uint8
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.height = stream.width = size
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(stream.encode())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="a trained checkpoint (default: an untrained IFDD-2DCNN, 8x64x64)")
+    parser.add_argument("--out", default="docs/assets", help="output folder (default: docs/assets)")
+    parser.add_argument("--clips-per-class", type=int, default=10, help="synthetic clips per class (default 10)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        checkpoint = Path(args.checkpoint) if args.checkpoint else tmp / "untrained.pt"
+        if not args.checkpoint:
+            torch.manual_seed(0)
+            kwargs = {"num_classes": 7, "num_frames": 8, "image_size": 64}
+            model = create_model("ifdd_2dcnn", **kwargs)
+            save_checkpoint(checkpoint, model, arch="ifdd_2dcnn", arch_kwargs=kwargs, class_names=list(DFEW_CLASSES))
+        model, ckpt = model_from_checkpoint(checkpoint)
+        num_frames, size = checkpoint_geometry(ckpt)
+        names = ckpt["class_names"]
+
+        # lifting-dfer predict / explain on a video: Happy, then Surprise, then Sad (synthetic blobs, no face)
+        video = tmp / "sample.mp4"
+        write_video(video, [0, 4, 1], frames_per_clip=3 * num_frames, size=size)
+        common = ["--checkpoint", str(checkpoint), "--output-dir", str(tmp), "--no-face-detect", "--device", "cpu"]
+        cli(["predict", str(video), *common, "--format", "json"])
+        cli(["explain", str(video), *common, "--start", "0"])
+        shutil.copy(tmp / "sample_timeline.png", out / "timeline.png")
+        shutil.copy(tmp / "sample_00000_indices.png", out / "indices.png")
+        shutil.copy(tmp / "sample_00000_gradcam.png", out / "gradcam.png")
+
+        # features and predictions on synthetic clips it has not seen (another seed than the demo's data)
+        root = make_synthetic_dfew(tmp / "synthetic", clips_per_class=args.clips_per_class, size=size, seed=1)
+        clips = [DFEW(root, fold=1, split=split, num_frames=num_frames, size=size) for split in ("train", "test")]
+        dataset = torch.utils.data.ConcatDataset(clips)
+        labels = torch.tensor([label for part in clips for label in part.labels])
+        loader = DataLoader(dataset, batch_size=16)
+        features = classifier_features(model, (batch for batch, _ in loader))
+        with torch.inference_mode():
+            logits = torch.cat([model.eval()(batch) for batch, _ in loader])
+        report = classification_report(labels, logits, class_names=names)
+        print(f"{len(labels)} synthetic clips: UAR {100 * report['uar']:.1f} %, WAR {100 * report['war']:.1f} %")
+        plot_tsne(features, labels, names, out / "tsne.png", title="t-SNE of the classifier features (synthetic clips)")
+        plot_class_radar({ckpt["arch"]: report["per_class"]}, names, out / "radar.png")
+        plot_confusion_matrix(report["confusion"], names, out / "confusion.png")
+    for name in ("timeline", "indices", "gradcam", "tsne", "radar", "confusion"):
+        print(f"wrote {out / name}.png")
+
+
+if __name__ == "__main__":
+    main()

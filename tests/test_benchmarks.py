@@ -1,0 +1,157 @@
+"""Benchmarks are not tests: these only keep them from rotting.
+
+- the naive references of ``benchmarks/reference.py`` compute the library's function with the library's weights
+  (so the benchmark's ratios compare like with like);
+- ``python -m benchmarks.run --tiny``, ``python -m benchmarks.gpu --dry-run`` and ``python -m benchmarks.make_docs``
+  run and write what they promise.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a top-level folder, not part of the installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import make_docs, reference  # noqa: E402
+from benchmarks import run as bench_run  # noqa: E402
+from lifting_dfer.interpolation import interpolate_frames  # noqa: E402
+
+
+@pytest.fixture
+def one_thread():
+    """Timing code on a loaded 2-core machine is far faster single-threaded; restore the setting after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_naive_interpolation_matches_library_values_and_gradients():
+    x = torch.randn(2, 3, 6, 4, 5, dtype=torch.float64, requires_grad=True)
+    index = torch.tensor([[0.3, 2.6, 4.45, 7.0], [-1.0, 1.2, 3.7, 4.9]], dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(2, 3, 4, 4, 5, dtype=torch.float64)
+    ours = interpolate_frames(x, index)
+    naive = reference.naive_interpolate_frames(x, index)
+    torch.testing.assert_close(naive, ours)
+    ours_grads = torch.autograd.grad(ours, (x, index), grad)
+    naive_grads = torch.autograd.grad(naive, (x, index), grad)
+    for a, b in zip(naive_grads, ours_grads):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        bench_run.HeadCase("c16", 2, 16, 8, 6, 6, compress=1, heads=4, mlp_ratio=2.0),
+        bench_run.HeadCase("c24", 1, 24, 4, 4, 6, compress=4, heads=8, mlp_ratio=3.0),
+    ],
+    ids=lambda c: c.name,
+)
+def test_naive_head_with_library_weights_computes_the_same_function(case):
+    torch.manual_seed(0)
+    ours = bench_run.LiftingHead(case).double()
+    naive = reference.NaiveLiftingHead(
+        case.c, case.t, case.h, case.w, compress=case.compress, heads=case.heads, mlp_ratio=case.mlp_ratio
+    ).double()
+    naive.load_state_dict(ours.state_dict())  # strict: same parameter names and shapes
+    x = torch.randn(case.b, case.c, case.t, case.h, case.w, dtype=torch.float64, requires_grad=True)
+    _, _, (i_s, _) = ours.issm(x, return_indices=True)
+    assert not torch.equal(i_s, i_s.round()), "the benchmark must exercise fractional (interpolated) indices"
+    outs, naive_outs = ours(x), naive(x)
+    for a, b in zip(naive_outs, outs):
+        torch.testing.assert_close(a, b)
+    seeds = [torch.randn_like(o) for o in outs]
+    grads = torch.autograd.grad(outs, [x, *ours.parameters()], seeds)
+    naive_grads = torch.autograd.grad(naive_outs, [x, *naive.parameters()], seeds)
+    assert len(grads) == len(naive_grads)
+    for a, b in zip(naive_grads, grads):
+        torch.testing.assert_close(a, b)
+
+
+def test_entry_point_runs_on_tiny_shapes_and_writes_valid_json(tmp_path, one_thread):
+    out = tmp_path / "cpu-tiny.json"
+    bench_run.main(["--tiny", "--out", str(out)])
+    rec = json.loads(out.read_text())
+    assert rec["schema"] == "lifting_dfer.benchmarks/1" and rec["tiny"] is True
+    for key in ("commit", "torch", "device", "device_name", "threads", "date"):
+        assert key in rec["env"]
+    assert rec["env"]["torch"] == torch.__version__ and rec["env"]["threads"] == 1
+    timed = {(r["section"], r["variant"], r["mode"]) for r in rec["timings"]}
+    for mode in ("fwd", "fwd+bwd"):
+        assert {("interp", v, mode) for v in ("library", "naive", "floor")} <= timed
+        assert {("head", v, mode) for v in ("library", "naive")} <= timed
+        assert {("models", v, mode) for v in ("model", "backbone")} <= timed
+    assert all(r["median_s"] > 0 and r["iqr_s"] >= 0 and r["runs"] >= 1 for r in rec["timings"])
+    assert all(r["saved_bytes"] > 0 for r in rec["timings"] if r["mode"] == "fwd+bwd")
+    ratios = {(q["section"], q["name"], q["mode"]) for q in rec["ratios"]}
+    expected = {
+        ("interp", "naive/library", "fwd+bwd"), ("interp", "library/floor", "fwd"), ("head", "naive/library", "fwd+bwd")
+    }  # fmt: skip
+    assert expected <= ratios
+    models = {m["model"]: m for m in rec["models"]}
+    assert set(models) == {"ifdd_2dcnn", "baseline_2dcnn"}
+    ifdd = models["ifdd_2dcnn"]
+    assert ifdd["gmacs"] > ifdd["backbone_gmacs"] > 0 and 0 < ifdd["head_flop_share"] < 1
+    assert ifdd["fwd_clips_per_s"] > 0 and ifdd["fwd+bwd_clips_per_s"] > 0
+    assert {"pyramid", "issm", "ladm"} <= set(ifdd["parts_gmacs"])
+    # the head compiles to one graph: ISSM + LADM alone, and everything after the backbone of IFDD
+    assert [(c["graphs"], c["graph_breaks"]) for c in rec["compile"]] == [(1, 0), (1, 0)]
+
+
+def test_make_docs_renders_records_and_skips_smoke_runs(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    record = {
+        "schema": "lifting_dfer.benchmarks/1", "kind": "run", "tiny": False,
+        "env": {"device": "cpu", "device_name": "Test CPU", "threads": 2, "torch": "2.x", "python": "3.x",
+                "commit": "0123456789abcdef", "dirty": False, "date": "2026-01-01T00:00:00+00:00"},
+        "settings": {"rounds": 3},
+        "timings": [
+            {"section": "head", "case": "C=128", "variant": v, "mode": m, "median_s": s, "iqr_s": 0.01, "runs": 3,
+             "saved_bytes": 2**20 * 8, "peak_bytes": None, "shape": {"gmacs": 10.0, "attention_gmacs": 2.5}}
+            for v, s in (("library", 1.0), ("naive", 2.0)) for m in ("fwd", "fwd+bwd")
+        ],
+        "ratios": [{"section": "head", "case": "C=128", "mode": m, "name": "naive/library", "value": 2.0,
+                    "rounds": [1.9, 2.1]} for m in ("fwd", "fwd+bwd")],
+        "models": [], "compile": [{"target": "ISSM+LADM", "graphs": 1, "graph_breaks": 0, "reasons": []}],
+        "targets": [{"name": "ISSM+LADM C=128 fwd+bwd: speed-up over naive", "value": 2.0, "op": ">=",
+                     "threshold": 1.5, "met": True, "note": ""}],
+    }  # fmt: skip
+    (results / "cpu.json").write_text(json.dumps(record))
+    tiny = {**record, "tiny": True, "env": {**record["env"], "device_name": "TINY"}}
+    (results / "cpu-tiny.json").write_text(json.dumps(tiny))
+    (results / "notes.json").write_text("[1, 2]")  # not a record: ignored
+    page = tmp_path / "performance.md"
+    make_docs.main(["--results", str(results), "--out", str(page)])
+    text = page.read_text()
+    assert text.startswith("# Performance")
+    assert "python -m benchmarks.make_docs" in text and "python -m benchmarks.run" in text  # how to regenerate
+    assert "Test CPU" in text and "TINY" not in text
+    assert "| C=128 | fwd+bwd | **2.00x** (1.90-2.10) | 10.0 (25%) | 8.0 / 8.0 |" in text
+    assert "No GPU record yet" in text
+
+
+def test_gpu_script_dry_run_checks_equality_bf16_step_and_throughput(tmp_path, one_thread):
+    from benchmarks import gpu
+
+    out = tmp_path / "gpu.json"
+    rec = gpu.main(["--dry-run", "--models", "ifdd_2dcnn", "--out", str(out)])
+    assert json.loads(out.read_text())["ok"] is True and rec["kind"] == "gpu"
+    assert [c["ok"] for c in rec["equality"]] == [True] * 3  # interpolate_frames, ISSM+LADM, the model
+    (step,) = rec["bf16_step"]
+    assert step["ok"] and not step["params_without_grad"] and step["grad_norm"] > 0
+    eager, compiled = rec["throughput"]
+    assert (eager["compiled"], compiled["compiled"]) == (False, True)
+    assert compiled["graph_breaks"] == 0 and eager["clips_per_s"] > 0 and compiled["clips_per_s"] > 0
+
+
+def test_gpu_shell_script_parses():
+    subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu.sh")], check=True)

@@ -1,0 +1,202 @@
+"""The training scripts end to end: a tiny IFDD-2DCNN run on synthetic DFEW, evaluate.py, resume, presets, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from lifting_dfer.checkpoint import load_checkpoint, save_checkpoint
+from lifting_dfer.training import config_from_args, evaluate_checkpoint, evaluate_main, main
+from lifting_dfer.training.history import read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = ["--epochs", "2", "--warmup-epochs", "1", "--num-frames", "4", "--size", "32", "--batch-size", "4",
+        "--synthetic-clips-per-class", "5", "--lr", "1e-3", "--no-progress", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One tiny run of the default (synthetic) training; its folder and printed output."""
+    base = tmp_path_factory.mktemp("demo")
+    run = base / "run"
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logging.getLogger("lifting_dfer").addHandler(handler)
+    try:
+        status = main(TINY + ["--synthetic-root", str(base / "data"), "--output-dir", str(run)], dataset="dfew")
+    finally:
+        logging.getLogger("lifting_dfer").removeHandler(handler)
+    return {"status": status, "run": run, "data": base / "data", "log": "\n".join(lines)}
+
+
+def test_default_run_trains_and_writes_every_output(demo_run):
+    assert demo_run["status"] == 0
+    run = demo_run["run"]
+    fold = run / "fold1"
+    for name in ("last.pt", "best.pt", "metrics.csv", "metrics.jsonl", "test_metrics.json", "test_confusion.png"):
+        assert (fold / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["demo"] is True and config["data_root"] is None
+    assert (config["model"], config["num_frames"], config["size"], config["epochs"]) == ("ifdd_2dcnn", 4, 32, 2)
+    records = read_jsonl(fold / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert len((fold / "metrics.csv").read_text().splitlines()) == 3
+    assert all(r["train_lift"] > 0 for r in records)  # the IFDD model trains with LiftLoss
+    test = json.loads((fold / "test_metrics.json").read_text())
+    confusion = torch.tensor(test["test"]["confusion"])
+    assert confusion.shape == (7, 7) and int(confusion.sum()) == 7  # 5 clips/class, fold 1 holds one of each
+    assert test["summary"]["test_uar"] == test["test"]["uar"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["folds"][0]["test_uar"] == test["test"]["uar"]
+    assert "| 1 |" in (run / "summary.md").read_text()
+    assert "test UAR" in demo_run["log"] and "epoch 2/2" in demo_run["log"]
+    ckpt = load_checkpoint(fold / "best.pt")
+    assert ckpt["arch"] == "ifdd_2dcnn" and ckpt["input_size"] == 32
+    assert ckpt["arch_kwargs"] == {"num_classes": 7, "num_frames": 4, "image_size": 32}
+    assert ckpt["epoch"] == test["summary"]["best_epoch"]
+
+
+def test_evaluate_script_writes_json_and_png_matching_the_runs_test_metrics(demo_run, tmp_path, capsys):
+    fold = demo_run["run"] / "fold1"
+    status = evaluate_main([str(fold / "best.pt"), "--output-dir", str(tmp_path / "eval"), "--device", "cpu",
+                            "--num-workers", "0", "--no-progress"])
+    assert status == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    test = json.loads((fold / "test_metrics.json").read_text())["test"]
+    assert metrics["uar"] == test["uar"] and metrics["war"] == test["war"]
+    assert metrics["confusion"] == test["confusion"]
+    assert metrics["split"] == "test" and metrics["num_clips"] == 7 and metrics["fold"] == 1
+    with Image.open(tmp_path / "eval" / "confusion.png") as image:
+        assert image.format == "PNG" and image.width > 100
+    out = capsys.readouterr().out
+    assert f"UAR {100 * test['uar']:.2f}" in out and "confusion.png" in out
+
+
+def test_evaluate_rejects_checkpoints_of_other_classes(demo_run, tmp_path):
+    ckpt = load_checkpoint(demo_run["run"] / "fold1" / "best.pt")
+    from lifting_dfer.models import create_model
+
+    model = create_model("ifdd_2dcnn", **ckpt["arch_kwargs"])
+    model.load_state_dict(ckpt["state_dict"])
+    other = save_checkpoint(tmp_path / "other.pt", model, arch="ifdd_2dcnn", arch_kwargs=ckpt["arch_kwargs"],
+                            class_names=[f"c{i}" for i in range(7)], config=ckpt["config"], input_size=32, fold=1)
+    with pytest.raises(ValueError, match="predicts 7 classes .* dfew has 7"):
+        evaluate_checkpoint(other, device="cpu", num_workers=0, output_dir=tmp_path / "e")
+
+
+def test_evaluate_script_errors_are_one_line(tmp_path, capsys):
+    assert evaluate_main([str(tmp_path / "missing.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    assert evaluate_main([str(tmp_path / "bad.pt")]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+
+
+def test_resume_of_a_finished_run_skips_its_folds(demo_run, capsys):
+    before = (demo_run["run"] / "fold1" / "test_metrics.json").read_text()
+    assert main(["--resume", str(demo_run["run"]), "--no-progress"], dataset="dfew") == 0
+    assert (demo_run["run"] / "fold1" / "test_metrics.json").read_text() == before
+
+
+def test_resume_refuses_changed_settings_and_missing_or_corrupt_runs(demo_run, tmp_path, capsys):
+    assert main(["--resume", str(demo_run["run"]), "--lr", "0.5"], dataset="dfew") == 2
+    err = capsys.readouterr().err
+    assert "lr: 0.001 -> 0.5" in err
+    assert main(["--resume", str(tmp_path / "nothing")], dataset="dfew") == 2
+    assert "not a run folder" in capsys.readouterr().err
+    (tmp_path / "bad.pt").write_bytes(b"\x00" * 10)
+    assert main(["--resume", str(tmp_path / "bad.pt")], dataset="dfew") == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+
+
+def test_an_existing_run_folder_is_never_overwritten(demo_run, capsys):
+    before = (demo_run["run"] / "fold1" / "last.pt").read_bytes()
+    args = TINY + ["--synthetic-root", str(demo_run["data"]), "--output-dir", str(demo_run["run"])]
+    assert main(args, dataset="dfew") == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (demo_run["run"] / "fold1" / "last.pt").read_bytes() == before
+
+
+def test_presets_demo_without_data_and_paper_protocol_with_data():
+    demo, _ = config_from_args([])
+    assert demo.demo and demo.data_root is None
+    assert (demo.model, demo.num_frames, demo.size, demo.epochs, demo.lr, demo.batch_size) == (
+        "ifdd_2dcnn", 8, 64, 10, 2e-3, 4)
+    paper, _ = config_from_args(["--data-root", "/data/DFEW"])
+    assert not paper.demo
+    assert (paper.lr, paper.weight_decay, paper.epochs, paper.warmup_epochs, paper.warmup_lr) == (
+        1e-4, 1e-3, 100, 10, 1e-6)
+    assert (paper.batch_size, paper.frames, paper.size, paper.lift_weight, paper.val_fraction) == (
+        16, 16, 224, 0.1, 0.2)
+    mafw, given = config_from_args(["--data-root", "/data/MAFW", "--fold", "all", "--model-arg", "use_ladm=false"],
+                                   dataset="mafw")
+    assert mafw.frames == 32 and mafw.folds == [1, 2, 3, 4, 5] and mafw.model_args == {"use_ladm": False}
+    assert given == {"data_root", "fold", "model_args"}
+    override, _ = config_from_args(["--epochs", "3"])
+    assert override.demo and override.epochs == 3 and override.lr == 2e-3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--fold", "6"], "fold: expected 'all' or one of 1, 2, 3, 4, 5"),
+        (["--amp", "fp8"], "invalid choice"),
+        (["--epochs", "0"], "epochs: expected a positive integer"),
+        (["--warmup-epochs", "9", "--epochs", "3"], "warmup_epochs"),
+        (["--model-arg", "dim"], "expected KEY=VALUE"),
+        (["--dataset", "mafw"], "--data-root is required for mafw"),
+        (["--data-root", "x", "--dataset", "ferv39k", "--fold", "2"], "one of 1 for ferv39k"),
+    ],
+)
+def test_bad_arguments_exit_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        config_from_args(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_model_and_missing_data_are_reported(tmp_path, capsys):
+    assert main(["--model", "ifdd_4dcnn", "--output-dir", str(tmp_path / "r"), "--synthetic-root",
+                 str(tmp_path / "d"), "--synthetic-clips-per-class", "5", "--size", "32"], dataset="dfew") == 2
+    assert "unknown model 'ifdd_4dcnn'" in capsys.readouterr().err
+    assert main(["--data-root", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "r2")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_example_scripts_share_one_parser():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "train_mafw.py"), "--help"], capture_output=True,
+                         text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0 and "--data-root" in out.stdout and "train_mafw.py" in out.stdout
+
+
+def test_fold_runner_trains_every_fold_and_writes_the_summary_table(tmp_path, monkeypatch):
+    from lifting_dfer.training import TrainConfig, run, runner
+
+    calls = []
+
+    def fake_fold(cfg, fold, run_dir, root, ctx, resume):
+        calls.append((fold, resume))
+        return {"fold": fold, "best_epoch": 10 * fold, "val_uar": 0.5, "test_uar": 0.5 + 0.01 * fold,
+                "test_war": 0.6 + 0.02 * fold}
+
+    monkeypatch.setattr(runner, "_train_fold", fake_fold)
+    cfg = TrainConfig(dataset="mafw", data_root=str(tmp_path / "MAFW"), fold="all", device="cpu",
+                      output_dir=str(tmp_path / "run"), progress=False)
+    summary = run(cfg)
+    assert calls == [(f, False) for f in range(1, 6)]
+    assert summary["mean"]["test_uar"] == pytest.approx(0.53) and summary["mean"]["test_war"] == pytest.approx(0.66)
+    table = (tmp_path / "run" / "summary.md").read_text().splitlines()
+    assert table[2:7] == [f"| {f} | {10 * f} | 50.00 | {50 + f:.2f} | {60 + 2 * f:.2f} |" for f in range(1, 6)]
+    assert table[7] == "| mean | | 50.00 | 53.00 | 66.00 |"
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert stored["fold"] == "all" and stored["dataset"] == "mafw" and stored["resume"] is None
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["folds"][4]["fold"] == 5
