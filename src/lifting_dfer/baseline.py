@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .backbones.base import last_stage_shape
 from .heads import ConcatMLPHead
 
 __all__ = ["MLPBaseline"]
@@ -44,15 +45,7 @@ class MLPBaseline(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        if not hasattr(backbone, "feature_dims") or not hasattr(backbone, "feature_shapes"):
-            raise TypeError(
-                f"backbone: expected a module with feature_dims and feature_shapes(h, w) (see "
-                f"lifting_dfer.backbones.MultiscaleBackbone), got {type(backbone).__name__}"
-            )
-        if image_size is None:
-            image_size = getattr(backbone, "image_size", None) or (224, 224)
-        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        c, t, _, _ = backbone.feature_shapes(*size)[-1]
+        _, (c, t, _, _) = last_stage_shape(backbone, image_size)
         self.num_classes = num_classes
         self.backbone = backbone
         self.head = ConcatMLPHead(c, num_frames=t, hidden=hidden, num_classes=num_classes, dropout=dropout)

@@ -8,6 +8,7 @@ from typing import Literal, NamedTuple
 from torch import Tensor, nn
 
 from ._checks import check_shape
+from .backbones.base import last_stage_shape
 from .heads import AttentionPool
 from .issm import ISSM
 from .ladm import LADM
@@ -93,17 +94,9 @@ class IFDD(nn.Module):
         norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm3d,
     ) -> None:
         super().__init__()
-        if not hasattr(backbone, "feature_dims") or not hasattr(backbone, "feature_shapes"):
-            raise TypeError(
-                f"backbone: expected a module with feature_dims and feature_shapes(h, w) (see "
-                f"lifting_dfer.backbones.MultiscaleBackbone), got {type(backbone).__name__}"
-            )
         if num_classes < 1:
             raise ValueError(f"num_classes: expected a positive count, got {num_classes}")
-        if image_size is None:
-            image_size = getattr(backbone, "image_size", None) or (224, 224)
-        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        _, t, h, w = backbone.feature_shapes(*size)[-1]
+        size, (_, t, h, w) = last_stage_shape(backbone, image_size)
         self.num_classes, self.dim, self.image_size = num_classes, dim, size
         self._clip_sizes = {"c": 3, "t": backbone.num_frames} if hasattr(backbone, "num_frames") else {"c": 3}
         self._clip_sizes.update(h=size[0], w=size[1])  # ISSM is built for this size

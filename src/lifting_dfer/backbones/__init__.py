@@ -5,7 +5,7 @@
 - :class:`MViTFeatures`: torchvision video MViT-v2-S, trimmed (IFDD-3DViT).
 """
 
-from .base import MultiscaleBackbone, load_state_dict_file, load_weights, resolve_weights
+from .base import MultiscaleBackbone, last_stage_shape, load_state_dict_file, load_weights, resolve_weights
 from .mobilenetv2 import MobileNetV2Features
 from .mvit import MViTFeatures
 
@@ -13,6 +13,7 @@ __all__ = [
     "MViTFeatures",
     "MobileNetV2Features",
     "MultiscaleBackbone",
+    "last_stage_shape",
     "load_state_dict_file",
     "load_weights",
     "resolve_weights",

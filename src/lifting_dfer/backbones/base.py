@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from .._checks import check_shape
 
-__all__ = ["MultiscaleBackbone", "load_state_dict_file", "load_weights", "resolve_weights"]
+__all__ = ["MultiscaleBackbone", "last_stage_shape", "load_state_dict_file", "load_weights", "resolve_weights"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,25 @@ class MultiscaleBackbone(nn.Module):
             f"feature_dims={self.feature_dims}, reductions={self.reductions}, num_frames={self.num_frames}, "
             f"frame_stride={self.frame_stride}, image_size={self.image_size}"
         )
+
+
+def last_stage_shape(
+    backbone: nn.Module, image_size: int | tuple[int, int] | None
+) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """Check ``backbone`` follows the :class:`MultiscaleBackbone` contract; return ``(h0, w0)`` and its last stage.
+
+    ``image_size`` is ``(h0, w0)`` or one int; ``None`` takes the backbone's fixed ``image_size``, else 224. The
+    last stage is ``(c, t, h, w)`` from ``backbone.feature_shapes(h0, w0)``; heads are sized from it.
+    """
+    if not hasattr(backbone, "feature_dims") or not hasattr(backbone, "feature_shapes"):
+        raise TypeError(
+            f"backbone: expected a module with feature_dims and feature_shapes(h, w) (see "
+            f"lifting_dfer.backbones.MultiscaleBackbone), got {type(backbone).__name__}"
+        )
+    if image_size is None:
+        image_size = getattr(backbone, "image_size", None) or (224, 224)
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    return size, tuple(backbone.feature_shapes(*size)[-1])
 
 
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, Tensor]:
