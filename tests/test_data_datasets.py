@@ -7,6 +7,7 @@ sampled frame indices can be read back from the decoded pixels.
 from __future__ import annotations
 
 import logging
+import shutil
 
 import pytest
 import torch
@@ -23,6 +24,8 @@ from lifting_dfer.data import (
     FERV39k,
     check_num_classes,
     read_dfew_split,
+    read_ferv39k_split,
+    read_mafw_split,
     train_val_split,
     uniform_indices,
 )
@@ -416,3 +419,96 @@ def test_empty_clip_folder_raises_naming_it(tmp_path):
     ds = DFEW(root, fold=1, split="train")
     with pytest.raises(ValueError, match="00002 contains no frames"):
         ds[0]
+
+
+# ---------------------------------------------------------------- split files: headers, repeats, leaks, separators
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [("video_name,label", "{c},{y}"), ("label,video_name", "{y},{c}"), ("Label , Video_Name", "{y},{c}"),
+     ("video,emotion", "{c},{y}"), ("votes,label,video_name", "7,{y},{c}")],
+)
+def test_dfew_header_is_read_by_name(tmp_path, header, row):
+    path = tmp_path / "set_1.csv"
+    path.write_text("\n".join([header] + [row.format(c=c, y=y) for c, y in ((1, 5), (12, 3))]) + "\n")
+    rows = read_dfew_split(path)
+    assert [(r.clip, r.label, r.line) for r in rows] == [("00001", 4, 2), ("00012", 2, 3)]
+
+
+def test_dfew_file_without_header_keeps_its_first_row(tmp_path):
+    path = tmp_path / "set_1.csv"
+    path.write_text("1,5\n12,3\n")
+    assert [(r.clip, r.label, r.line) for r in read_dfew_split(path)] == [("00001", 4, 1), ("00012", 2, 2)]
+
+
+@pytest.mark.parametrize("first", ["clip_id,emotion_code", "1,Happy", "name;label"])
+def test_dfew_unknown_header_is_refused_naming_file_and_line(tmp_path, first):
+    path = tmp_path / "set_1.csv"
+    path.write_text(f"{first}\n1,5\n")
+    with pytest.raises(ValueError, match=r"set_1.csv:1: expected a header naming the columns video_name and label"):
+        read_dfew_split(path)
+
+
+def test_clip_with_two_labels_is_an_error_naming_file_lines_and_clip(tmp_path):
+    cases = [
+        (read_dfew_split, "video_name,label\n1,5\n2,3\n1,4\n",
+         r"set.txt:4: clip '00001' has two labels: Surprise at line 2 and Angry at line 4"),
+        (read_ferv39k_split, "A/Sad/0001 Sad\nA/Sad/0001 Happy\n", r"set.txt:2: clip 'A/Sad/0001' has two labels"),
+        (read_mafw_split, "00025.mp4 anger\n\n00025.mp4 fear\n",
+         r"set.txt:3: clip '00025' has two labels: anger at line 1 and fear at line 3"),
+    ]
+    for read, content, match in cases:
+        path = tmp_path / "set.txt"
+        path.write_text(content)
+        with pytest.raises(ValueError, match=match):
+            read(path)
+
+
+def test_exact_duplicate_row_is_counted_once_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "set_1.csv"
+    path.write_text("video_name,label\n1,5\n2,3\n1,5\n")
+    with caplog.at_level(logging.WARNING):
+        rows = read_dfew_split(path)
+    assert [(r.clip, r.line) for r in rows] == [("00001", 2), ("00002", 3)]
+    assert "set_1.csv:4: clip '00001' is listed again (first at line 2" in caplog.text
+
+
+def test_exact_duplicate_does_not_reach_both_train_and_validation(tmp_path):
+    root = make_dfew(tmp_path / "DFEW", clips={i: (4, 1 + i % 2) for i in range(1, 11)}, folds=(1,))
+    split = tmp_path / "dup.csv"
+    split.write_text("video_name,label\n" + "".join(f"{i},{1 + i % 2}\n" for i in range(1, 11)) + "3,2\n")
+    train, val = train_val_split(DFEW(root, split_file=split), 0.5, seed=0)
+    assert len(train) + len(val) == 10 and not set(train.samples) & set(val.samples)
+
+
+def test_clip_in_train_and_test_file_of_a_fold_is_a_logged_leak(tmp_path, caplog):
+    root = make_dfew(tmp_path / "DFEW", folds=(1,))
+    test_file = root / "EmoLabel_DataSplit" / "test(single-labeled)" / "set_1.csv"
+    test_file.write_text(test_file.read_text() + "3,7\n")  # clip 3 is in the training file of fold 1
+    with caplog.at_level(logging.WARNING):
+        DFEW(root, fold=1, split="test")
+    assert "1 clip(s) of the test file" in caplog.text and "a train/test leak" in caplog.text
+    assert "'00003' (set_1.csv:3, set_1.csv:4)" in caplog.text
+
+
+def test_comma_and_space_separate_clip_and_emotion(tmp_path, ferv_root, mafw_root):
+    path = tmp_path / "list.txt"
+    path.write_text("Action/Sad/0010, Sad\nDaily/Fear/0104 ,Fear\n")
+    ds = FERV39k(ferv_root, split_file=path)
+    assert ds.labels == [1, 6] and ds.samples[0] == ferv_root / "2_ClipsforFaceCrop" / "Action" / "Sad" / "0010"
+    path.write_text("00025.mp4, anger\n00100.mp4,contempt\n")
+    assert MAFW(mafw_root, split_file=path).labels == [0, 7]
+
+
+def test_dfew_frame_set_is_detected_when_only_the_16f_folder_exists(tmp_path, caplog):
+    root = make_dfew(tmp_path / "DFEW", folds=(1,), sixteen=True)
+    with_both = DFEW(root, fold=1, split="test")
+    assert with_both.frames_root == root / "Clip" / "clip_224x224", "all frames preferred: the paper's protocol"
+    shutil.rmtree(root / "Clip" / "clip_224x224")
+    with caplog.at_level(logging.INFO, logger="lifting_dfer"):
+        ds = DFEW(root, fold=1, split="test", num_frames=16, transform=identity)
+    assert ds.frames_root == root / "Clip" / "clip_224x224_16f"
+    assert "clip_224x224_16f (auto-detected; the only DFEW frame set present)" in caplog.text
+    assert sampled_frames(ds[0][0]) == list(range(16))
+    shutil.rmtree(root / "Clip" / "clip_224x224_16f")
+    with pytest.raises(FileNotFoundError, match=r"DFEW frame folder not found; looked for:[\s\S]*clip_224x224_16f"):
+        DFEW(root, fold=1, split="test")

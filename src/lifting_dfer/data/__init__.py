@@ -4,12 +4,13 @@ Every dataset yields ``(clip, label)`` with ``clip: (3, T0, size, size)`` float3
 ``class_names``, ``labels`` and ``samples`` (frame folders). See docs/datasets.md for the layouts.
 """
 
-from ._io import AnnotationRow
+from ._io import AnnotationRow, Issue, SplitRows
 from .clips import ClipDataset, check_num_classes
-from .dfew import DFEW, DFEW_CLASSES, read_dfew_split
-from .ferv39k import FERV39K_CLASSES, FERV39k, read_ferv39k_split
+from .dfew import DFEW, DFEW_CLASSES, DFEW_FRAME_SETS, DFEW_OFFICIAL_COUNTS, dfew_layout, read_dfew_split
+from .ferv39k import FERV39K_CLASSES, FERV39K_OFFICIAL_COUNTS, FERV39k, ferv39k_layout, read_ferv39k_split
 from .frames import FRAME_EXTENSIONS, CorruptFrameError, list_frames, natural_key, read_clip, read_frame
-from .mafw import MAFW, MAFW_CLASSES, read_mafw_split
+from .layout import DatasetLayout
+from .mafw import MAFW, MAFW_CLASSES, MAFW_OFFICIAL_COUNTS, mafw_layout, read_mafw_split
 from .sampler import balanced_sampler, class_balanced_weights, class_counts
 from .sampling import uniform_indices
 from .splits import stratified_split, train_val_split
@@ -19,23 +20,33 @@ from .transforms import IMAGENET_MEAN, IMAGENET_STD, ClipTransform, random_crop_
 __all__ = [
     "DFEW",
     "DFEW_CLASSES",
+    "DFEW_FRAME_SETS",
+    "DFEW_OFFICIAL_COUNTS",
     "FERV39K_CLASSES",
+    "FERV39K_OFFICIAL_COUNTS",
     "FRAME_EXTENSIONS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MAFW",
     "MAFW_CLASSES",
+    "MAFW_OFFICIAL_COUNTS",
     "SYNTHETIC_DYNAMICS",
     "AnnotationRow",
     "ClipDataset",
     "ClipTransform",
     "CorruptFrameError",
+    "DatasetLayout",
     "FERV39k",
+    "Issue",
+    "SplitRows",
     "balanced_sampler",
     "check_num_classes",
     "class_balanced_weights",
     "class_counts",
+    "dfew_layout",
+    "ferv39k_layout",
     "list_frames",
+    "mafw_layout",
     "make_synthetic_dfew",
     "natural_key",
     "random_crop_box",

@@ -31,6 +31,7 @@ except ImportError:  # torchvision without image I/O: Pillow fallback
 __all__ = [
     "FRAME_EXTENSIONS",
     "CorruptFrameError",
+    "is_frame_name",
     "list_frames",
     "natural_key",
     "read_clip",
@@ -59,6 +60,11 @@ def natural_key(name: str) -> tuple:
     return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts))
 
 
+def is_frame_name(name: str) -> bool:
+    """Whether a file name is a frame: one of ``FRAME_EXTENSIONS`` (any case), not a hidden file."""
+    return name.lower().endswith(FRAME_EXTENSIONS) and not name.startswith(".")
+
+
 def list_frames(folder: str | os.PathLike) -> list[Path]:
     """The image files of a clip folder in natural order.
 
@@ -70,7 +76,7 @@ def list_frames(folder: str | os.PathLike) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"clip folder {folder} does not exist")
     with os.scandir(folder) as it:
-        names = [e.name for e in it if e.name.lower().endswith(FRAME_EXTENSIONS) and not e.name.startswith(".")]
+        names = [e.name for e in it if is_frame_name(e.name)]
     if not names:
         raise ValueError(f"clip folder {folder} contains no frames (expected files ending in {FRAME_EXTENSIONS})")
     names.sort(key=natural_key)
