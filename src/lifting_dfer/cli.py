@@ -7,6 +7,7 @@
     lifting-dfer summary --frames 16 --size 224
     lifting-dfer train ...      # the arguments of lifting_dfer.training
     lifting-dfer evaluate ...   # the arguments of lifting_dfer.training's evaluation
+    lifting-dfer check-data dfew /data/DFEW --manifest dfew.json   # lifting_dfer.data.check
 
 User errors (missing or unreadable files, a video shorter than one window, a checkpoint that does not fit its
 model) print one line ``lifting-dfer <command>: error: ...`` to stderr and return exit status 2.
@@ -227,6 +228,7 @@ def _summary(args: argparse.Namespace) -> int:
 _DELEGATED = {
     "train": ("lifting_dfer.training", "main", "train a model (the arguments of lifting_dfer.training.main)"),
     "evaluate": ("lifting_dfer.training", "evaluate_main", "evaluate a checkpoint on a dataset split"),
+    "check-data": ("lifting_dfer.data.check", "main", "check a DFEW / FERV39k / MAFW copy before training"),
 }
 
 
