@@ -3,7 +3,13 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from lifting_dfer.backbones import MobileNetV2Features, MultiscaleBackbone, MViTFeatures, resolve_weights
+from lifting_dfer.backbones import (
+    MobileNetV2Features,
+    MultiscaleBackbone,
+    MViTFeatures,
+    WeightsUnavailableError,
+    resolve_weights,
+)
 from lifting_dfer.backbones import base as backbone_base
 
 
@@ -142,19 +148,21 @@ def test_not_a_state_dict_is_rejected(tmp_path):
         MobileNetV2Features(num_frames=2, pretrained=tmp_path / "list.pt")
 
 
-def test_names_resolve_only_from_local_caches(tmp_path, monkeypatch):
+def test_names_resolve_from_the_local_caches(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torch"))
-    for name in ("timm/mobilenetv2_100.ra_in1k", "MViT_V2_S_Weights.KINETICS400_V1", "no_such_weights"):
-        with pytest.raises(FileNotFoundError, match="neither a file nor timm / torchvision weights in the local cache"):
-            resolve_weights(name)
+    for name in ("timm/mobilenetv2_100.ra_in1k", "MViT_V2_S_Weights.KINETICS400_V1"):
+        with pytest.raises(WeightsUnavailableError, match="not in the local cache and download=False"):
+            resolve_weights(name, download=False)
+    with pytest.raises(FileNotFoundError, match="neither a file nor the name of timm or torchvision weights"):
+        resolve_weights("no_such_weights")
     # torchvision layout: <hub dir>/checkpoints/<file name of the url>
     tv = tmp_path / "torch" / "checkpoints" / "mvit_v2_s-ae3be167.pth"
     tv.parent.mkdir(parents=True)
     tv.write_bytes(b"x")
-    assert resolve_weights("MViT_V2_S_Weights.KINETICS400_V1") == tv
+    assert resolve_weights("MViT_V2_S_Weights.KINETICS400_V1", download=False) == tv
     # Hugging Face layout: models--org--name/refs/main -> snapshots/<commit>/model.safetensors
     repo = tmp_path / "hf" / "models--timm--mobilenetv2_100.ra_in1k"
     (repo / "refs").mkdir(parents=True)
@@ -162,8 +170,8 @@ def test_names_resolve_only_from_local_caches(tmp_path, monkeypatch):
     snapshot = repo / "snapshots" / "abc123" / "model.safetensors"
     snapshot.parent.mkdir(parents=True)
     snapshot.write_bytes(b"x")
-    assert resolve_weights("timm/mobilenetv2_100.ra_in1k") == snapshot
-    assert resolve_weights("mobilenetv2_100.ra_in1k") == snapshot
+    assert resolve_weights("timm/mobilenetv2_100.ra_in1k", download=False) == snapshot
+    assert resolve_weights("mobilenetv2_100.ra_in1k", download=False) == snapshot
 
 
 # ---------------------------------------------------------------- MViT

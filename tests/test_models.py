@@ -130,15 +130,29 @@ def test_pretrained_backbone_file_goes_to_the_backbone(tmp_path):
         create_model("baseline_2dcnn", pretrained=tmp_path / "missing.pth")
 
 
-def test_pretrained_true_never_downloads(tmp_path, monkeypatch):
+def test_pretrained_true_loads_the_paper_weights_from_the_hugging_face_cache(tmp_path, monkeypatch):
     import huggingface_hub.constants
+    import timm
+    from safetensors.torch import save_file
 
+    from lifting_dfer.backbones import hub
+    from lifting_dfer.models import paper_weights
+
+    def no_network(url):
+        raise AssertionError(f"cached weights must not be downloaded again ({url})")
+
+    monkeypatch.setattr(hub, "_open", no_network)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="'timm/mobilenetv2_100.ra_in1k' is neither a file"):
-        create_model("ifdd_2dcnn", pretrained=True)
-    with pytest.raises(FileNotFoundError, match="'MViT_V2_S_Weights.KINETICS400_V1' is neither a file"):
-        create_model("baseline_3dvit", pretrained=True)
+    full = timm.create_model("mobilenetv2_100", pretrained=False)
+    snapshot = tmp_path / "models--timm--mobilenetv2_100.ra_in1k" / "snapshots" / "c0ffee" / "model.safetensors"
+    snapshot.parent.mkdir(parents=True)
+    save_file(full.state_dict(), snapshot)
+    (snapshot.parents[2] / "refs").mkdir()
+    (snapshot.parents[2] / "refs" / "main").write_text("c0ffee")
+    assert paper_weights("ifdd_2dcnn") == paper_weights("baseline_2dcnn") == "timm/mobilenetv2_100.ra_in1k"
+    assert paper_weights("ifdd_3dvit") == "MViT_V2_S_Weights.KINETICS400_V1"
+    model = create_model("ifdd_2dcnn", pretrained=True, **SMALL["ifdd_2dcnn"])
+    torch.testing.assert_close(model.backbone.conv_stem.weight, full.conv_stem.weight)
 
 
 @pytest.mark.slow

@@ -2,9 +2,11 @@
 
 Every builder has the signature ``(num_classes=7, num_frames=16, pretrained=None, **overrides)``:
 
-- ``pretrained``: backbone weights, never downloaded: ``None``; ``True`` for the default weights name
-  (``"timm/mobilenetv2_100.ra_in1k"`` / ``"MViT_V2_S_Weights.KINETICS400_V1"``) found in the local timm /
-  torchvision cache; or a weights file / cached name (see :func:`lifting_dfer.backbones.resolve_weights`).
+- ``pretrained``: backbone weights: ``None`` (from scratch); ``True`` for the paper's (ImageNet
+  ``"timm/mobilenetv2_100.ra_in1k"`` for the 2D CNN, Kinetics-400 ``"MViT_V2_S_Weights.KINETICS400_V1"`` for the
+  3D ViT; [`paper_weights`][lifting_dfer.models.paper_weights]), downloaded into the timm / torchvision cache on
+  first use as ``timm.create_model(..., pretrained=True)`` and torchvision's builders do; or a weights file or
+  another weights name (see [`resolve_weights`][lifting_dfer.backbones.resolve_weights]).
 - ``overrides``: backbone settings (``image_size``, and ``frame_stride`` / ``out_indices`` for MobileNetV2,
   ``depths`` / ``out_stages`` / ``stochastic_depth_prob`` for MViT) and the model's own keyword arguments
   (:class:`~lifting_dfer.IFDD`: ``dim``, ``compress``, ``mlp_ratio``, ``use_issm``, ...;
@@ -29,11 +31,24 @@ from .backbones import MobileNetV2Features, MViTFeatures
 from .baseline import MLPBaseline
 from .ifdd import IFDD
 
-__all__ = ["baseline_2dcnn", "baseline_3dvit", "create_model", "ifdd_2dcnn", "ifdd_3dvit", "list_models"]
+__all__ = [
+    "baseline_2dcnn",
+    "baseline_3dvit",
+    "create_model",
+    "ifdd_2dcnn",
+    "ifdd_3dvit",
+    "list_models",
+    "paper_weights",
+]
 
 Pretrained = str | os.PathLike | bool | None
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+
+_MOBILENET_WEIGHTS = "timm/mobilenetv2_100.ra_in1k"  # ImageNet-1k, as in the paper
+_MVIT_WEIGHTS = "MViT_V2_S_Weights.KINETICS400_V1"  # Kinetics-400, as in the paper
+_PAPER_WEIGHTS = {"ifdd_2dcnn": _MOBILENET_WEIGHTS, "baseline_2dcnn": _MOBILENET_WEIGHTS,
+                  "ifdd_3dvit": _MVIT_WEIGHTS, "baseline_3dvit": _MVIT_WEIGHTS}
 
 _MOBILENET_KEYS = ("frame_stride", "out_indices", "model_name")
 _MVIT_KEYS = ("depths", "out_stages", "stochastic_depth_prob")
@@ -50,13 +65,13 @@ def _split(overrides: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 def _mobilenet(num_frames: int, pretrained: Pretrained, overrides: dict[str, Any]) -> MobileNetV2Features:
     kwargs = _split(overrides, _MOBILENET_KEYS)
-    weights = "timm/mobilenetv2_100.ra_in1k" if pretrained is True else (pretrained or None)
+    weights = _MOBILENET_WEIGHTS if pretrained is True else (pretrained or None)
     return MobileNetV2Features(num_frames, pretrained=weights, **kwargs)
 
 
 def _mvit(num_frames: int, pretrained: Pretrained, overrides: dict[str, Any], **defaults: Any) -> MViTFeatures:
     kwargs = {**defaults, **_split(overrides, _MVIT_KEYS)}
-    weights = "MViT_V2_S_Weights.KINETICS400_V1" if pretrained is True else (pretrained or None)
+    weights = _MVIT_WEIGHTS if pretrained is True else (pretrained or None)
     return MViTFeatures(num_frames, overrides.get("image_size", 224), pretrained=weights, **kwargs)
 
 
@@ -110,6 +125,18 @@ def baseline_3dvit(
     """MViT baseline: the IFDD-3DViT backbone's stage 4, frames concatenated, MLP (hidden 128)."""
     backbone = _mvit(num_frames, pretrained, overrides, out_stages=(4,))
     return MLPBaseline(backbone, num_classes=num_classes, **{"hidden": 128, **overrides})
+
+
+def paper_weights(name: str) -> str:
+    """The backbone weights ``pretrained=True`` loads for model ``name``.
+
+    Examples:
+        >>> paper_weights("ifdd_2dcnn"), paper_weights("ifdd_3dvit")
+        ('timm/mobilenetv2_100.ra_in1k', 'MViT_V2_S_Weights.KINETICS400_V1')
+    """
+    if name not in _PAPER_WEIGHTS:
+        raise ValueError(f"name: unknown model {name!r}; available: {', '.join(list_models())}")
+    return _PAPER_WEIGHTS[name]
 
 
 def list_models() -> list[str]:

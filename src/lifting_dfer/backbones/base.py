@@ -1,4 +1,4 @@
-"""The multiscale backbone contract of IFDD, and loading of local pretrained weights.
+"""The multiscale backbone contract of IFDD, and loading of pretrained weights files.
 
 A backbone for :class:`~lifting_dfer.IFDD` is an ``nn.Module`` that maps a clip to a list of stage features,
 finest first, all with the same number of frames::
@@ -10,9 +10,10 @@ reductions and temporal stride to its constructor, and implement :meth:`~Multisc
 the base class validates the clip (channels, frames, resolution) before any compute and tells IFDD the feature
 shapes it will get for a given input size (:meth:`~MultiscaleBackbone.feature_shapes`).
 
-Pretrained weights never come from the network: :func:`resolve_weights` accepts a local file or the name of
-weights that timm or torchvision has already put in its local cache, and :func:`load_weights` loads them with a
-strict key and shape check whose error lists the missing, unexpected and mismatched keys.
+[`resolve_weights`][lifting_dfer.backbones.resolve_weights] (in `hub.py`) turns a file or a timm / torchvision
+weights name into a local file, downloading named weights into the standard caches;
+[`load_weights`][lifting_dfer.backbones.load_weights] loads them with a strict key and shape check whose error lists
+the missing, unexpected and mismatched keys.
 """
 
 from __future__ import annotations
@@ -27,12 +28,9 @@ from torch import Tensor, nn
 
 from .._checks import check_shape
 
-__all__ = ["MultiscaleBackbone", "last_stage_shape", "load_state_dict_file", "load_weights", "resolve_weights"]
+__all__ = ["MultiscaleBackbone", "last_stage_shape", "load_state_dict_file", "load_weights"]
 
 logger = logging.getLogger(__name__)
-
-_WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar", ".safetensors")
-
 
 class MultiscaleBackbone(nn.Module):
     """Base class of IFDD's backbones: ``clip (b, 3, t0, h0, w0) -> list of (b, c_j, t, h_j, w_j)``.
@@ -160,60 +158,6 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Tensor]:
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise ValueError(f"pretrained: {str(path)!r} does not hold a state dict of tensors")
     return dict(state)
-
-
-def _timm_cached(name: str) -> Path | None:
-    """Local file of a timm weights name (``"timm/mobilenetv2_100.ra_in1k"``) in the Hugging Face cache."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - timm depends on huggingface_hub
-        return None
-    repo = name if "/" in name else f"timm/{name}"
-    for filename in ("model.safetensors", "pytorch_model.bin"):
-        found = try_to_load_from_cache(repo, filename)
-        if isinstance(found, str):
-            return Path(found)
-    return None
-
-
-def _torchvision_cached(name: str) -> Path | None:
-    """Local file of a torchvision weights name (``"MViT_V2_S_Weights.KINETICS400_V1"``) in torch's hub cache."""
-    from torchvision.models import get_weight
-
-    try:
-        weights = get_weight(name)
-    except (ValueError, KeyError, AttributeError):
-        return None
-    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
-    return path if path.is_file() else None
-
-
-def resolve_weights(source: str | os.PathLike) -> Path:
-    """Turn ``pretrained`` into a local file: a path, or a timm / torchvision weights name already cached.
-
-    Nothing is downloaded. Raises ``FileNotFoundError`` naming what was looked for.
-
-    Examples:
-        >>> resolve_weights("no/such/file.pth")
-        Traceback (most recent call last):
-        ...
-        FileNotFoundError: pretrained: no weights file at 'no/such/file.pth'
-    """
-    path = Path(source)
-    if path.is_file():
-        return path
-    text = str(source)
-    if path.suffix in _WEIGHT_SUFFIXES or os.sep in text.replace("timm/", "", 1) or isinstance(source, Path):
-        raise FileNotFoundError(f"pretrained: no weights file at {text!r}")
-    for finder in (_torchvision_cached, _timm_cached):
-        found = finder(text)
-        if found is not None:
-            return found
-    raise FileNotFoundError(
-        f"pretrained: {text!r} is neither a file nor timm / torchvision weights in the local cache "
-        f"(Hugging Face cache for timm names, {torch.hub.get_dir()}/checkpoints for torchvision names); "
-        f"download the weights once and pass the file path"
-    )
 
 
 def load_weights(

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
-from .base import MultiscaleBackbone, load_state_dict_file, load_weights, resolve_weights
+from .base import MultiscaleBackbone, load_state_dict_file, load_weights
+from .hub import resolve_weights
 
 __all__ = ["MobileNetV2Features"]
 
@@ -35,9 +36,10 @@ class MobileNetV2Features(MultiscaleBackbone):
         frame_stride: frames averaged together after the trunk (1 keeps every frame).
         model_name: a timm MobileNet-style model with ``conv_stem``, ``bn1`` and ``blocks``.
         pretrained: ``None``, a weights file of the full timm model (``.pth`` / ``.safetensors``), or a timm
-            weights name in the local Hugging Face cache (``"timm/mobilenetv2_100.ra_in1k"``). The keys of the
-            dropped layers (later blocks, ``conv_head``, ``bn2``, ``classifier``) are ignored; any other
-            difference raises a ``ValueError`` that lists the keys.
+            weights name (``"timm/mobilenetv2_100.ra_in1k"``), taken from the Hugging Face cache or downloaded
+            there (see [`resolve_weights`][lifting_dfer.backbones.resolve_weights]). The keys of the dropped layers
+            (later blocks, ``conv_head``, ``bn2``, ``classifier``) are ignored; any other difference raises a
+            ``ValueError`` that lists the keys.
 
     Examples:
         >>> import torch
@@ -71,7 +73,7 @@ class MobileNetV2Features(MultiscaleBackbone):
             self.load_pretrained(pretrained)
 
     def load_pretrained(self, source: str | os.PathLike) -> None:
-        """Load weights of the full timm model from a local file or cached timm name (see the class Args)."""
+        """Load weights of the full timm model from a file or a timm weights name (see the class Args)."""
         path = resolve_weights(source)
         kept = len(self.blocks)
 

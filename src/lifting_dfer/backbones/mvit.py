@@ -9,7 +9,8 @@ from einops import rearrange
 from torch import Tensor
 from torchvision.models.video.mvit import MSBlockConfig, MViT
 
-from .base import MultiscaleBackbone, load_state_dict_file, load_weights, resolve_weights
+from .base import MultiscaleBackbone, load_state_dict_file, load_weights
+from .hub import resolve_weights
 
 __all__ = ["MViTFeatures"]
 
@@ -58,9 +59,10 @@ class MViTFeatures(MultiscaleBackbone):
         out_stages: stages returned, 1-based and increasing (IFDD-3DViT: ``(3, 4)``).
         stochastic_depth_prob: torchvision's stochastic depth rate (0.2 for MViT-v2-S), rising linearly over
             the kept blocks.
-        pretrained: ``None``, a file with torchvision's ``mvit_v2_s`` state dict, or a torchvision weights name in
-            the local torch hub cache (``"MViT_V2_S_Weights.KINETICS400_V1"``). Removed blocks are skipped and
-            the later ones renumbered; the classifier head is ignored. Needs ``num_frames=16``,
+        pretrained: ``None``, a file with torchvision's ``mvit_v2_s`` state dict, or a torchvision weights name
+            (``"MViT_V2_S_Weights.KINETICS400_V1"``), taken from torch's hub cache or downloaded there (see
+            [`resolve_weights`][lifting_dfer.backbones.resolve_weights]). Removed blocks are skipped and the later
+            ones renumbered; the classifier head is ignored. Needs ``num_frames=16``,
             ``image_size=224`` (the tables' sizes); any mismatch raises a ``ValueError`` listing the keys.
 
     Examples:
@@ -122,7 +124,7 @@ class MViTFeatures(MultiscaleBackbone):
             self.load_pretrained(pretrained)
 
     def load_pretrained(self, source: str | os.PathLike) -> None:
-        """Load torchvision ``mvit_v2_s`` weights from a local file or cached weights name (see the class Args)."""
+        """Load torchvision ``mvit_v2_s`` weights from a file or a weights name (see the class Args)."""
         path = resolve_weights(source)
         renumber = {src: new for new, src in enumerate(self._source_blocks)}
         state = {}
