@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from PIL import Image
 
 from lifting_dfer.checkpoint import load_checkpoint, save_checkpoint
+from lifting_dfer.data import check_dataset
 from lifting_dfer.training import config_from_args, evaluate_checkpoint, evaluate_main, main
 from lifting_dfer.training.history import read_jsonl
 
@@ -45,7 +47,9 @@ def test_default_run_trains_and_writes_every_output(demo_run):
     for name in ("last.pt", "best.pt", "metrics.csv", "metrics.jsonl", "test_metrics.json", "test_confusion.png"):
         assert (fold / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
-    assert config["demo"] is True and config["data_root"] is None
+    assert config["demo"] is True and config["data_root"] is None and config["pretrained"] is None
+    assert config["data_manifest"]["frames_dir"] == "Clip/clip_224x224"
+    assert config["data_manifest"]["fingerprint"] == check_dataset("dfew", demo_run["data"]).fingerprint
     assert (config["model"], config["num_frames"], config["size"], config["epochs"]) == ("ifdd_2dcnn", 4, 32, 2)
     records = read_jsonl(fold / "metrics.jsonl")
     assert [r["epoch"] for r in records] == [1, 2]
@@ -145,6 +149,63 @@ def test_presets_demo_without_data_and_paper_protocol_with_data():
     assert override.demo and override.epochs == 3 and override.lr == 2e-3
 
 
+def test_real_data_starts_from_the_paper_weights_unless_none_is_given():
+    assert config_from_args(["--data-root", "/data/DFEW"])[0].pretrained is True
+    assert config_from_args(["--data-root", "/data/DFEW", "--pretrained", "none"])[0].pretrained is None
+    assert config_from_args(["--data-root", "/data/DFEW", "--pretrained", "w.pth"])[0].pretrained == "w.pth"
+    assert config_from_args([])[0].pretrained is None, "the demo stays offline"
+    assert config_from_args(["--pretrained", "default"])[0].pretrained is True
+
+
+def test_offline_training_with_real_data_stops_with_one_line_naming_the_weights(tmp_path, monkeypatch, capsys):
+    import urllib.error
+
+    import huggingface_hub.constants
+
+    from lifting_dfer.backbones import hub
+    from lifting_dfer.data import make_synthetic_dfew
+
+    def unreachable(url):
+        raise urllib.error.URLError(OSError(101, "Network is unreachable"))
+
+    monkeypatch.setattr(hub, "_open", unreachable)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    root = make_synthetic_dfew(tmp_path / "DFEW", clips_per_class=5, size=32)
+    assert main(["--data-root", str(root), "--output-dir", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "timm/mobilenetv2_100.ra_in1k (file model.safetensors)" in err and "resolve/main/model.safetensors" in err
+
+
+def test_training_on_a_16f_only_copy_records_its_frame_folder_and_fingerprint(tmp_path, caplog):
+    from lifting_dfer.data import list_frames, make_synthetic_dfew, uniform_indices
+    from lifting_dfer.data.check import main as check_data
+
+    root = make_synthetic_dfew(tmp_path / "DFEW", clips_per_class=5, size=32)
+    for clip in sorted((root / "Clip" / "clip_224x224").iterdir()):  # the release's 16-frame set, alone
+        frames, out = list_frames(clip), root / "Clip" / "clip_224x224_16f" / clip.name
+        out.mkdir(parents=True)
+        for k, i in enumerate(uniform_indices(len(frames), 16), start=1):
+            shutil.copyfile(frames[i], out / f"{k}.jpg")
+    shutil.rmtree(root / "Clip" / "clip_224x224")
+    assert check_data(["dfew", str(root), "--manifest", str(tmp_path / "dfew.json"), "--no-progress"]) == 0
+    manifest = json.loads((tmp_path / "dfew.json").read_text())
+
+    run = tmp_path / "run"
+    args = ["--data-root", str(root), "--pretrained", "none", "--output-dir", str(run), "--epochs", "1",
+            "--warmup-epochs", "0", "--num-frames", "4", "--size", "32", "--batch-size", "4", "--num-workers", "0",
+            "--no-progress", "--device", "cpu"]
+    with caplog.at_level(logging.INFO, logger="lifting_dfer"):
+        assert main(args, dataset="dfew") == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["data_args"] == {} and config["pretrained"] is None
+    assert config["data_manifest"]["frames_dir"] == "Clip/clip_224x224_16f" == manifest["frames_dir"]
+    assert config["data_manifest"]["fingerprint"] == manifest["fingerprint"]
+    assert load_checkpoint(run / "fold1" / "best.pt")["config"]["data_manifest"] == config["data_manifest"]
+    assert "frame folder Clip/clip_224x224_16f (auto-detected" in caplog.text
+    assert "from scratch (--pretrained none)" in caplog.text
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -189,6 +250,7 @@ def test_fold_runner_trains_every_fold_and_writes_the_summary_table(tmp_path, mo
                 "test_war": 0.6 + 0.02 * fold}
 
     monkeypatch.setattr(runner, "_train_fold", fake_fold)
+    monkeypatch.setattr(runner, "record_data", lambda cfg, root: None)  # no MAFW copy here
     cfg = TrainConfig(dataset="mafw", data_root=str(tmp_path / "MAFW"), fold="all", device="cpu",
                       output_dir=str(tmp_path / "run"), progress=False)
     summary = run(cfg)

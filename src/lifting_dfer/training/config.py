@@ -2,12 +2,15 @@
 
 Two presets:
 
-- **paper** (whenever ``--data-root`` is given): the IFDD protocol of SPEC.md: AdamW, lr 1e-4, weight decay
-  1e-3, 100 epochs with 10 warm-up epochs from 1e-6 then cosine, batch 16, 16 frames (32 for MAFW) at 224x224,
-  CE + LiftLoss (weight 0.1), a stratified 4:1 train/val split, best-on-val (UAR) checkpoint, test metrics.
+- **paper** (whenever ``--data-root`` is given): the IFDD protocol of SPEC.md: the paper's pretrained backbone
+  (ImageNet MobileNetV2 / Kinetics-400 MViT-v2-S, downloaded on first use; ``--pretrained none`` trains from
+  scratch), AdamW, lr 1e-4, weight decay 1e-3, 100 epochs with 10 warm-up epochs from 1e-6 then cosine, batch 16,
+  16 frames (32 for MAFW) at 224x224, CE + LiftLoss (weight 0.1), a stratified 4:1 train/val split, best-on-val
+  (UAR) checkpoint, test metrics.
 - **demo** (no ``--data-root``, or ``--demo``): a synthetic DFEW (moving blobs, 7 classes) written to
   ``runs/synthetic_dfew`` and a small IFDD-2DCNN (8 frames at 64x64) trained for 10 epochs
-  (batch 4, lr 2e-3) in about two minutes, to show the pipeline end to end (:data:`DEMO_PRESET`).
+  (batch 4, lr 2e-3) in about two minutes, from scratch and offline, to show the pipeline end to end
+  (:data:`DEMO_PRESET`).
 
 Any value given on the command line overrides the preset.
 """
@@ -65,7 +68,9 @@ class TrainConfig:
     """Everything a training run depends on; saved as ``config.json`` and inside every checkpoint.
 
     ``None`` means "the dataset's default" for ``num_frames`` and "a new timestamped folder under ``runs/``" for
-    ``output_dir``.
+    ``output_dir``. ``pretrained`` is ``True`` for the paper's backbone weights, a weights file or name, or
+    ``None`` (from scratch). ``data_manifest`` is not a setting: the run fills it with the data it found (dataset,
+    frame folder, the fingerprint of ``lifting-dfer check-data``, clip and frame counts).
     """
 
     dataset: str = "dfew"
@@ -74,7 +79,7 @@ class TrainConfig:
     fold: str = "1"
     model: str = "ifdd_2dcnn"
     model_args: dict[str, Any] = field(default_factory=dict)
-    pretrained: str | None = None
+    pretrained: str | bool | None = None
     num_frames: int | None = None
     size: int = 224
     epochs: int = 100
@@ -102,6 +107,7 @@ class TrainConfig:
     demo: bool = False
     synthetic_root: str = _SYNTHETIC_ROOT
     synthetic_clips_per_class: int = 40
+    data_manifest: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # absolute data paths, so that a run can be resumed or evaluated from another working directory
@@ -233,7 +239,9 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--model-arg", action="append", metavar="KEY=VALUE", default=None,
                    help="builder override, e.g. offset_range=2 or use_ladm=false (repeatable)")
     g.add_argument("--pretrained", default=None, metavar="WEIGHTS",
-                   help="backbone weights: a local file, a cached timm/torchvision name, or 'default'")
+                   help="backbone weights: 'default' (the paper's: ImageNet MobileNetV2 / Kinetics-400 MViT-v2-S, "
+                   "downloaded into the timm / torchvision cache on first use; used whenever --data-root is given), "
+                   "'none' (from scratch; the demo's default), a weights file, or a timm / torchvision weights name")
 
     g = p.add_argument_group("optimisation (paper protocol)")
     g.add_argument("--epochs", type=int, default=d.epochs)
@@ -301,9 +309,14 @@ def config_from_args(
     except ValueError as err:
         parser.error(str(err))
     given = {"data_args" if g == "data_arg" else "model_args" if g == "model_arg" else g for g in given}
-    if values["pretrained"] == "default":
-        values["pretrained"] = True
     demo = values["demo"] or (values["data_root"] is None and values["resume"] is None)
+    choice = values["pretrained"]
+    if choice is None:
+        values["pretrained"] = None if demo else True  # the paper's weights with real data; the demo stays offline
+    elif choice.lower() == "default":
+        values["pretrained"] = True
+    elif choice.lower() == "none":
+        values["pretrained"] = None
     if demo:
         if values["data_root"] is None and values["dataset"] != "dfew":
             parser.error(

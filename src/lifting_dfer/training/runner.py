@@ -3,7 +3,8 @@ the fold summary table, resume, and the command-line entry point :func:`main`.
 
 Run folder (``--output-dir``, default ``runs/<dataset>-<model>-<YYYYmmdd-HHMMSS>``)::
 
-    config.json                 the full configuration (a resumed run reads it back)
+    config.json                 the full configuration (a resumed run reads it back) and data_manifest: the
+                                frame folder and fingerprint of the data (see lifting-dfer check-data)
     fold1/  last.pt best.pt metrics.jsonl metrics.csv test_metrics.json test_confusion.png
     fold2/  ...                 (with --fold all)
     summary.json summary.md     each finished fold and the mean (updated after every fold)
@@ -30,7 +31,7 @@ from .engine import autocast_dtype, evaluate
 from .history import atomic_write_text
 from .trainer import fit
 
-__all__ = ["build_datasets", "build_model", "main", "resolve_resume", "run", "summarize_folds"]
+__all__ = ["build_datasets", "build_model", "main", "record_data", "resolve_resume", "run", "summarize_folds"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +180,44 @@ def _train_fold(cfg: TrainConfig, fold: int, run_dir: Path, root: Path, ctx: Dis
     return summary
 
 
+def record_data(cfg: TrainConfig, root: Path) -> None:
+    """Check the data as ``lifting-dfer check-data`` does (names and sizes, no decoding), log it, and store the
+    frame folder and fingerprint in ``cfg.data_manifest`` (a resumed run whose data changed gets a warning)."""
+    from ..data.check import check_dataset
+
+    report = check_dataset(cfg.dataset, root, num_frames=cfg.frames, **cfg.data_args)
+    record = report.record()
+    logger.info("data: %s at %s, frame folder %s (%s), %d clips, %d frames, fingerprint %s (%.1f s)", report.dataset,
+                report.root, report.frames_dir, report.frames_note or "given", report.clips, report.frames,
+                report.fingerprint, report.seconds)
+    if report.problems:
+        logger.warning("the data has %d problem(s), e.g. %s; `lifting-dfer check-data %s %s` lists them all",
+                       len(report.problems), report.problems[0].message, cfg.dataset, report.root)
+    previous = cfg.data_manifest
+    if previous and (previous.get("fingerprint"), previous.get("frames_dir")) != (record["fingerprint"],
+                                                                                 record["frames_dir"]):
+        logger.warning("the data differ from when this run started: frame folder %s, fingerprint %s then; %s, %s "
+                       "now", previous.get("frames_dir"), previous.get("fingerprint"), record["frames_dir"],
+                       record["fingerprint"])
+    cfg.data_manifest = record
+
+
+def _fetch_backbone_weights(cfg: TrainConfig) -> None:
+    """Log the backbone's starting point; download the pretrained weights now (once, before other ranks load)."""
+    if cfg.pretrained is None:
+        if cfg.demo:
+            logger.info("backbone: from scratch (the demo runs offline)")
+        else:
+            logger.warning("training %s from scratch (--pretrained none): the paper starts from ImageNet (2DCNN) / "
+                           "Kinetics-400 (3DViT) backbone weights; expect much lower accuracy", cfg.model)
+        return
+    from ..backbones import resolve_weights
+    from ..models import paper_weights
+
+    name = paper_weights(cfg.model) if cfg.pretrained is True else cfg.pretrained
+    logger.info("backbone weights: %s (%s)", name, resolve_weights(name, progress=cfg.progress))
+
+
 def _default_run_dir(cfg: TrainConfig) -> Path:
     name = "demo" if cfg.demo else cfg.dataset
     return Path("runs") / f"{name}-{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -200,15 +239,13 @@ def run(cfg: TrainConfig, *, ctx: DistributedContext | None = None) -> dict[str,
                               "--output-dir")
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        stored = {**cfg.to_dict(), "resume": None}
-        atomic_write_text(run_dir / "config.json", json.dumps(stored, indent=2) + "\n")
         logger.info("run folder: %s%s", run_dir, " (demo preset: synthetic DFEW on the CPU)" if cfg.demo else "")
-    barrier()
-    if not cfg.demo and cfg.pretrained is None and ctx.is_main:
-        logger.warning("training %s from scratch: the paper starts from ImageNet (2DCNN) / Kinetics-400 (3DViT) "
-                       "backbone weights; pass --pretrained default (local timm/torchvision cache) or a weights file",
-                       cfg.model)
     root = dataset_root(cfg, ctx)
+    if ctx.is_main:
+        record_data(cfg, root)
+        _fetch_backbone_weights(cfg)
+        atomic_write_text(run_dir / "config.json", json.dumps({**cfg.to_dict(), "resume": None}, indent=2) + "\n")
+    barrier()
     results = []
     for fold in cfg.folds:
         results.append(_train_fold(cfg, fold, run_dir, root, ctx, resume))
