@@ -504,7 +504,7 @@ def test_dfew_frame_set_is_detected_when_only_the_16f_folder_exists(tmp_path, ca
     with_both = DFEW(root, fold=1, split="test")
     assert with_both.frames_root == root / "Clip" / "clip_224x224", "all frames preferred: the paper's protocol"
     shutil.rmtree(root / "Clip" / "clip_224x224")
-    with caplog.at_level(logging.INFO, logger="lifting_dfer"):
+    with caplog.at_level(logging.DEBUG, logger="lifting_dfer"):
         ds = DFEW(root, fold=1, split="test", num_frames=16, transform=identity)
     assert ds.frames_root == root / "Clip" / "clip_224x224_16f"
     assert "clip_224x224_16f (auto-detected; the only DFEW frame set present)" in caplog.text

@@ -398,12 +398,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, NotADirectoryError, ValueError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
-    print(format_report(report, limit=args.limit))
+    status = 1 if report.problems or (args.strict and report.warnings) else 0
     if args.manifest is not None:
         try:
             Path(args.manifest).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         except OSError as err:
             print(f"{parser.prog}: error: cannot write --manifest {args.manifest}: {err}", file=sys.stderr)
             return 2
-        print(f"wrote {args.manifest}")
-    return 1 if report.problems or (args.strict and report.warnings) else 0
+    try:
+        print(format_report(report, limit=args.limit) + (f"\nwrote {args.manifest}" if args.manifest else ""))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `check-data ... | head`: the reader left; the status still tells the result
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return status

@@ -229,8 +229,7 @@ class DFEW(ClipDataset):
     ) -> None:
         layout = dfew_layout(root, frames_dir=frames_dir, split_dir=split_dir, split_file=split_file)
         split_file, rows, samples = layout.load(fold, split)
-        if frames_dir is None and layout.frames_root.name != DFEW_FRAME_SETS[0]:
-            logger.info("DFEW frames: %s (%s)", layout.frames_root, layout.frames_note)
+        logger.debug("DFEW frames: %s (%s)", layout.frames_root, layout.frames_note)
         self.layout = layout
         self.frames_root = layout.frames_root
         self.root = layout.root
