@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 from test_data_datasets import make_dfew, make_ferv, make_mafw
@@ -175,3 +177,19 @@ def test_fast_on_metadata(tmp_path):
     report = check_dataset("dfew", root)
     assert report.usable and report.clips == 500 and report.frames == 8000
     assert report.seconds < 10, f"{report.seconds:.1f} s for 500 clips of metadata"
+
+
+def test_unreadable_clip_folder_is_one_problem(tmp_path, monkeypatch):
+    root = dfew_copy(tmp_path / "DFEW")
+    folder = root / "Clip" / "clip_224x224" / "00008"
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = check_dataset("dfew", root)
+    assert [i.kind for i in report.problems] == ["unreadable clip"]
+    assert report.problems[0].message == f"{folder}: Permission denied"

@@ -191,11 +191,12 @@ def check_dataset(
             rel = layout.relative(folder)
             problems += issues
             if frames is None:
-                path, row = named[clip]
-                problems.append(Issue("missing clip", f"{folder} (named at {path}:{row.line})"))
+                if not issues:  # no such folder (an unreadable one comes with its issue)
+                    path, row = named[clip]
+                    problems.append(Issue("missing clip", f"{folder} (named at {path}:{row.line})"))
                 digest.update(f"clip {rel} missing\n".encode())
                 continue
-            digest.update(f"clip {rel}\n".encode() + b"".join(f"{n} {s}\n".encode() for n, s in frames))
+            digest.update((f"clip {rel}\n" + "".join(f"{n} {s}\n" for n, s in frames)).encode())
             total_bytes += sum(s for _, s in frames)
             counts.append(len(frames))
             if not frames:
@@ -268,7 +269,7 @@ def _read_split_files(
 
 
 def _scan_clip(folder: Path, decode: bool) -> tuple[list[tuple[str, int]] | None, list[Issue]]:
-    """``(sorted (name, size) of its frame files, issues)``; ``None`` for a missing folder."""
+    """``(sorted (name, size) of its frame files, issues)``; ``None`` for a missing or unreadable folder."""
     frames, issues = [], []
     try:
         with os.scandir(folder) as entries:
@@ -282,7 +283,7 @@ def _scan_clip(folder: Path, decode: bool) -> tuple[list[tuple[str, int]] | None
     except (FileNotFoundError, NotADirectoryError):
         return None, []
     except OSError as err:
-        return [], [Issue("unreadable clip", f"{folder}: {err.strerror or err}")]
+        return None, [Issue("unreadable clip", f"{folder}: {err.strerror or err}")]
     frames.sort()
     for name, size in frames:
         if size == 0:

@@ -10,7 +10,7 @@ Two presets:
 - **demo** (no ``--data-root``, or ``--demo``): a synthetic DFEW (moving blobs, 7 classes) written to
   ``runs/synthetic_dfew`` and a small IFDD-2DCNN (8 frames at 64x64) trained for 10 epochs
   (batch 4, lr 2e-3) in about two minutes, from scratch and offline, to show the pipeline end to end
-  (:data:`DEMO_PRESET`).
+  ([`DEMO_PRESET`][lifting_dfer.training.DEMO_PRESET]).
 
 Any value given on the command line overrides the preset.
 """
