@@ -10,8 +10,8 @@ the 5-fold split files (so every clip folder is listed), in one of two frame set
 Frames are hard links to 64 small JPEG-like files of different sizes (check-data reads names and sizes only, and
 ext4 allows at most 65,000 links per file), so the fixture costs directory entries, not gigabytes. Then
 [`check_dataset`][lifting_dfer.data.check_dataset] runs ``--repeat`` times per worker count (page cache warm
-after the first run; the first run of a fresh fixture is also reported) and the times are printed with the load
-average and, with ``--json FILE``, written as a record.
+after the first run) and the wall-clock times are printed with the CPU time of the process (a figure that a busy
+machine inflates less) and the load average; ``--json FILE`` writes them as a record.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ NUM_FOLDS = 5
 _POOL = 64
 
 
-def make_fixture(root: Path, frames: str, *, seed: int = 0) -> Path:
-    """Write the metadata fixture under ``root`` (nothing is rewritten when its marker exists)."""
-    marker = root / f".fixture-{frames}"
+def make_fixture(root: Path, frames: str, *, clips: int = NUM_CLIPS, seed: int = 0) -> Path:
+    """Write the metadata fixture of ``clips`` clips under ``root`` (nothing is rewritten when its marker exists)."""
+    marker = root / f".fixture-{frames}-{clips}"
     if marker.exists():
         return root
     rng = random.Random(seed)
@@ -47,14 +47,14 @@ def make_fixture(root: Path, frames: str, *, seed: int = 0) -> Path:
         pool.append(path)
     folder = root / "Clip" / ("clip_224x224_16f" if frames == "16f" else "clip_224x224")
     mu, sigma = math.log(77) - 0.18, 0.6  # log-normal with mean about 77
-    for clip in range(1, NUM_CLIPS + 1):
+    for clip in range(1, clips + 1):
         out = folder / f"{clip:05d}"
         out.mkdir(parents=True, exist_ok=True)
         n = 16 if frames == "16f" else min(847, max(11, round(rng.lognormvariate(mu, sigma))))
         for k in range(1, n + 1):
             name = f"{k}.jpg" if frames == "16f" else f"{clip:05d}_{k:05d}.jpg"
             os.link(pool[rng.randrange(_POOL)], out / name)
-    test_fold = {clip: 1 + clip % NUM_FOLDS for clip in range(1, NUM_CLIPS + 1)}
+    test_fold = {clip: 1 + clip % NUM_FOLDS for clip in range(1, clips + 1)}
     for split in ("train", "test"):
         split_dir = root / "EmoLabel_DataSplit" / f"{split}(single-labeled)"
         split_dir.mkdir(parents=True, exist_ok=True)
@@ -71,28 +71,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", choices=("16f", "all"), nargs="+", default=["16f", "all"])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--clips", type=int, default=NUM_CLIPS, help="clips in the fixture (DFEW: 16,372)")
     parser.add_argument("--json", default=None, metavar="FILE", help="write the timings as JSON")
     args = parser.parse_args(argv)
     records = []
     for frames in args.frames:
-        root = Path(args.root) / frames / "DFEW"
+        root = Path(args.root) / f"{frames}-{args.clips}" / "DFEW"
         start = time.perf_counter()
-        fresh = not (root / f".fixture-{frames}").exists()
-        make_fixture(root, frames)
+        fresh = not (root / f".fixture-{frames}-{args.clips}").exists()
+        make_fixture(root, frames, clips=args.clips)
         if fresh:
             print(f"{frames}: fixture written in {time.perf_counter() - start:.0f} s ({root})")
         for workers in args.workers:
-            times = []
+            times, cpu = [], []
             for _ in range(args.repeat):
+                cpu_start = time.process_time()
                 report = check_dataset("dfew", root, workers=workers)
                 times.append(report.seconds)
+                cpu.append(time.process_time() - cpu_start)
             record = {"frames": frames, "workers": workers, "clips": report.clips, "frame_files": report.frames,
-                      "seconds": times, "median_s": statistics.median(times), "load_average": os.getloadavg(),
-                      "cpus": os.cpu_count()}
+                      "seconds": times, "median_s": statistics.median(times), "cpu_seconds": cpu,
+                      "median_cpu_s": statistics.median(cpu), "load_average": os.getloadavg(), "cpus": os.cpu_count()}
             records.append(record)
             print(f"{frames}: {report.clips} clips, {report.frames} frames, workers {workers}: "
-                  f"{', '.join(f'{t:.2f}' for t in times)} s (median {record['median_s']:.2f} s; load "
-                  f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs)")
+                  f"{', '.join(f'{t:.2f}' for t in times)} s (median {record['median_s']:.2f} s, CPU time median "
+                  f"{record['median_cpu_s']:.2f} s; load {' '.join(f'{x:.1f}' for x in os.getloadavg())} on "
+                  f"{os.cpu_count()} CPUs)")
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=2) + "\n")
     return 0

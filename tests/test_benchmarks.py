@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is a top-level folder, not part of the installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import make_docs, reference  # noqa: E402
+from benchmarks import check_data, make_docs, reference  # noqa: E402
 from benchmarks import run as bench_run  # noqa: E402
 from lifting_dfer.interpolation import interpolate_frames  # noqa: E402
 
@@ -155,3 +155,12 @@ def test_gpu_script_dry_run_checks_equality_bf16_step_and_throughput(tmp_path, o
 
 def test_gpu_shell_script_parses():
     subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu.sh")], check=True)
+
+
+def test_check_data_benchmark_writes_its_fixture_and_record(tmp_path):
+    out = tmp_path / "record.json"
+    assert check_data.main(["--root", str(tmp_path), "--frames", "16f", "all", "--clips", "12", "--repeat", "1",
+                            "--workers", "1", "--json", str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert [(r["frames"], r["clips"]) for r in records] == [("16f", 12), ("all", 12)]
+    assert records[0]["frame_files"] == 12 * 16 and records[1]["frame_files"] >= 12 * 11

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,6 +56,7 @@ DATASET_LAYOUTS: dict[str, tuple[type, Callable[..., DatasetLayout]]] = {
 }
 
 _FINGERPRINT_VERSION = "lifting_dfer data fingerprint 1"
+_CHUNK = 64  # clip folders per thread task
 
 
 class SplitSummary(NamedTuple):
@@ -184,9 +186,10 @@ def check_dataset(
 
     counts, short, total_bytes = [], [], 0
     folders = [layout.frames_root / clip for clip in clips]
-    scan = partial(_scan_clip, decode=decode)
+    scan = partial(_scan_clips, decode=decode)
+    chunks = [folders[i : i + _CHUNK] for i in range(0, len(folders), _CHUNK)]  # one task per chunk: little overhead
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(scan, folders)
+        results = chain.from_iterable(pool.map(scan, chunks) if workers > 1 else map(scan, chunks))
         for clip, folder, (frames, issues) in zip(clips, folders, _progress(results, len(clips), progress)):
             rel = layout.relative(folder)
             problems += issues
@@ -266,6 +269,10 @@ def _read_split_files(
                               f"number of clips than the official {layout.name} release (marked (!) in the table): "
                               "results on this copy are not comparable with published ones"))
     return parsed, splits
+
+
+def _scan_clips(folders: list[Path], decode: bool) -> list[tuple[list[tuple[str, int]] | None, list[Issue]]]:
+    return [_scan_clip(folder, decode) for folder in folders]
 
 
 def _scan_clip(folder: Path, decode: bool) -> tuple[list[tuple[str, int]] | None, list[Issue]]:
