@@ -2,17 +2,15 @@
 
 A checkpoint is a ``dict`` saved with ``torch.save``:
 
-=================  ===========================================================================================
-key                value
-=================  ===========================================================================================
-``format``         ``"lifting_dfer/1"`` (:data:`CHECKPOINT_FORMAT`)
-``arch``           registry name, e.g. ``"ifdd_2dcnn"`` (``create_model(arch, **arch_kwargs)`` rebuilds it)
-``arch_kwargs``    builder keyword arguments (``num_classes``, ``num_frames``, ...)
-``class_names``    class names in index order
-``state_dict``     the model's weights (without ``torch.compile``/DDP wrappers' key prefixes)
-``versions``       ``{"lifting_dfer": ..., "torch": ...}`` that wrote it
-extras             anything passed as keywords: ``epoch``, ``optimizer``, ``config``, ``metrics``, ...
-=================  ===========================================================================================
+| key | value |
+|---|---|
+| ``format`` | ``"lifting_dfer/1"`` (:data:`CHECKPOINT_FORMAT`) |
+| ``arch`` | registry name, e.g. ``"ifdd_2dcnn"`` (``create_model(arch, **arch_kwargs)`` rebuilds it) |
+| ``arch_kwargs`` | builder keyword arguments (``num_classes``, ``num_frames``, ...) |
+| ``class_names`` | class names in index order |
+| ``state_dict`` | the model's weights (without ``torch.compile``/DDP wrappers' key prefixes) |
+| ``versions`` | ``{"lifting_dfer": ..., "torch": ...}`` that wrote it |
+| extras | anything passed as keywords: ``epoch``, ``optimizer``, ``config``, ``metrics``, ... |
 
 Writes go to a temporary file in the same folder, are flushed to disk and then ``os.replace``-d onto the target,
 so a crash or Ctrl-C never leaves a half-written checkpoint behind. Loading uses ``weights_only=True`` (no code
@@ -47,6 +45,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "lifting_dfer/1"
+"""The ``format`` field of the checkpoints this version writes and reads."""
 _RESERVED = ("format", "arch", "arch_kwargs", "class_names", "state_dict", "versions")
 
 

@@ -28,6 +28,7 @@ __all__ = ["DFEW", "DFEW_CLASSES", "read_dfew_split"]
 logger = logging.getLogger(__name__)
 
 DFEW_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+"""DFEW's 7 classes in index order: label ``i`` of a split file (1-based) is ``DFEW_CLASSES[i - 1]``."""
 
 _SPLIT_FOLDERS = ("{split}(single-labeled)", "{split}_single-labeled", "{split}_single_labeled")
 

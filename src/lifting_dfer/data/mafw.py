@@ -42,6 +42,7 @@ MAFW_CLASSES = (
     "helplessness",
     "disappointment",
 )
+"""MAFW's 11 single-label classes in label order (the names used in its split files)."""
 
 _VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
 

@@ -32,14 +32,13 @@ __all__ = [
     "parse_key_values",
 ]
 
-#: Per-dataset facts: folds (None for one train/test split), default frames per clip, classes.
 DATASETS: dict[str, dict[str, Any]] = {
     "dfew": {"folds": (1, 2, 3, 4, 5), "num_frames": 16, "num_classes": 7},
     "ferv39k": {"folds": None, "num_frames": 16, "num_classes": 7},
     "mafw": {"folds": (1, 2, 3, 4, 5), "num_frames": 32, "num_classes": 11},
 }
+"""Per-dataset facts: folds (``None`` for one train/test split), default frames per clip, classes."""
 
-#: Settings of the CPU demo on the synthetic DFEW (used when no ``--data-root`` is given).
 DEMO_PRESET: dict[str, Any] = {
     "model": "ifdd_2dcnn",
     "num_frames": 8,
@@ -51,6 +50,7 @@ DEMO_PRESET: dict[str, Any] = {
     "num_workers": 0,
     "synthetic_clips_per_class": 40,
 }
+"""Settings of the CPU demo on the synthetic DFEW (used when no ``--data-root`` is given)."""
 
 # ``--size`` rule of each registered model: ``(stride, cells)``: the frame side must be a multiple of the
 # backbone's coarsest stride (MobileNetV2 16, MViT 32) and give a last stage of at least ``cells x cells``
@@ -66,10 +66,10 @@ _STAGE_ARGS = ("out_indices", "out_stages", "model_name")
 
 _SYNTHETIC_ROOT = os.path.join("runs", "synthetic_dfew")
 
-#: Settings a resumed run may change (they do not alter the computation on the CPU).
 RESUME_OVERRIDABLE = frozenset(
     {"device", "num_workers", "progress", "tensorboard", "compile", "output_dir", "resume", "eval_batch_size"}
 )
+"""Settings a resumed run may change (they do not alter the computation on the CPU)."""
 
 
 @dataclass
