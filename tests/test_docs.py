@@ -1,8 +1,9 @@
-"""Code that the docs include (docs/quickstart.md): examples/quickstart_model.py on small clips."""
+"""The docs: code they include (examples/quickstart*.py and what the page says they print), snippet markers."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,15 @@ def test_quickstart_model_prints_shapes_of_the_documented_pipeline(capsys):
         "Y_S (b, c, z, h, w): (2, 128, 1, 4, 4) X (b, c, t, h, w): (2, 128, 2, 4, 4)",
         "ISSM positions i_s, i_d (b, z): (2, 1) (2, 1)",
     ]
+
+
+def test_quickstart_prints_what_the_quickstart_page_shows(capsys):
+    """The page quotes the script's whole output, ISSM positions included (docs/quickstart.md explains them)."""
+    load_example("quickstart").main()
+    printed = capsys.readouterr().out.strip().splitlines()
+    page = (ROOT / "docs" / "quickstart.md").read_text()
+    quoted = re.search(r"```text\n(backbone features:.*?)```", page, re.S).group(1).strip().splitlines()
+    assert printed == quoted
 
 
 def test_snippet_sections_named_in_the_docs_exist():
