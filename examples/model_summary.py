@@ -27,9 +27,9 @@ PAPER = {
 }
 # Other readings of the paper, shown for comparison (docs/models.md discusses them).
 VARIANTS = [
-    ("ifdd_2dcnn", {"compress": 4}, "ISSM conv C -> C/4 (D_C = 4)"),
-    ("ifdd_3dvit", {"mlp_ratio": 4.0}, "LADM MLP ratio 4"),
-    ("ifdd_3dvit", {"out_stages": (1, 2, 3)}, "MViT stages 1-3 (56/28/14)"),
+    ("ifdd_2dcnn", {"compress": 4}, "D_C = 4"),
+    ("ifdd_3dvit", {"mlp_ratio": 4.0}, "MLP ratio 4"),
+    ("ifdd_3dvit", {"out_stages": (1, 2, 3)}, "stages 1-3"),
 ]
 
 
@@ -56,8 +56,7 @@ def main() -> None:
     lines = []
     if args.markdown:
         lines.append(
-            "| model | reading | params (M) | paper | diff "
-            "| GMACs all | GMACs layers | GMACs thop | paper | diff (thop) |"
+            "| model | variant | params (M) | paper | diff | GMACs: all | layers | thop | paper | diff |"
         )
         lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     else:

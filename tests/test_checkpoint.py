@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +22,9 @@ from lifting_dfer.checkpoint import (
     save_checkpoint,
     unwrap_model,
 )
+
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def small_net(k: int = 3) -> nn.Module:
@@ -85,6 +92,64 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
     assert sorted(os.listdir(tmp_path)) == ["ckpt.pt"]  # no temporary file left behind
 
 
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ: Linux")
+def test_a_full_disk_names_the_file_and_the_cause_and_keeps_the_old_file(tmp_path):
+    """A real write failure: a file-size limit (what a full disk does to ``write``) while torch writes last.pt."""
+    path = save(tmp_path / "last.pt", net_with_state(), epoch=1)
+    before = path.read_bytes()
+    script = f"""
+import resource, signal, sys, torch
+from lifting_dfer.checkpoint import atomic_save
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG instead of killing the process
+resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) + 4096}, {len(before) + 4096}))
+try:
+    atomic_save({{"weights": torch.zeros(100_000)}}, {str(path)!r})
+except OSError as err:
+    print(type(err).__name__, err.errno, err, sep="|")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    kind, errno, message = out.stdout.strip().split("|")
+    assert (kind, int(errno)) == ("OSError", 27)  # EFBIG, passed on from the write that failed
+    assert message == f"cannot write {path}: File too large (disk full or a file-size limit?); the previous " \
+                      "last.pt is unchanged"
+    assert "inline_container" not in out.stdout + out.stderr
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["last.pt"]
+
+
+def test_no_space_left_while_torch_writes_is_one_clear_error(tmp_path, monkeypatch):
+    """The file object fails as on a full disk (ENOSPC) in the middle of torch's zip writer."""
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 256:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    with pytest.raises(OSError) as info:
+        atomic_save({"weights": torch.zeros(10_000)}, tmp_path / "last.pt")
+    assert info.value.errno == errno.ENOSPC
+    assert str(info.value) == (f"cannot write {tmp_path / 'last.pt'}: No space left on device (disk full or a "
+                               "file-size limit?); no partial file was left")
+    assert os.listdir(tmp_path) == []
+
+
 def test_atomic_save_replaces_the_file(tmp_path):
     path = atomic_save({"a": torch.ones(2)}, tmp_path / "x.pt")
     atomic_save({"a": torch.zeros(2)}, path)
@@ -121,10 +186,28 @@ def test_other_files_are_not_lifting_dfer_checkpoints(tmp_path):
         load_checkpoint(tmp_path / "partial.pt")
 
 
-def test_pickled_objects_are_refused_with_a_hint(tmp_path):
-    torch.save({"format": CHECKPOINT_FORMAT, "thing": nn.Linear(1, 1)}, tmp_path / "obj.pt")
-    with pytest.raises(ValueError, match="weights_only=False"):
-        load_checkpoint(tmp_path / "obj.pt")
+class RunsCode:
+    """Unpickling this calls ``os.system``: what a malicious checkpoint does."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("payload", ["os.system", "module"])
+def test_a_file_with_pickled_code_is_refused_as_code_without_suggesting_unsafe_loading(tmp_path, payload):
+    marker = tmp_path / "ran"
+    thing = RunsCode(marker) if payload == "os.system" else nn.Linear(1, 1)
+    torch.save({"format": CHECKPOINT_FORMAT, "thing": thing}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(tmp_path / "evil.pt")
+    message = str(info.value)
+    assert "evil.pt contains code and was refused" in message
+    assert ("system" if payload == "os.system" else "torch.nn.modules.linear.Linear") in message
+    assert "weights_only" not in message and "corrupt" not in message
+    assert not marker.exists()
 
 
 def test_save_rejects_bad_arguments(tmp_path):

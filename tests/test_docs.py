@@ -1,9 +1,17 @@
-"""Code that the docs include (docs/quickstart.md): examples/quickstart_model.py on small clips."""
+"""The docs: code they include (examples/quickstart*.py and what the pages say they print), snippet markers, and
+the built site (no raw Sphinx role, no image without alt text)."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,10 +35,17 @@ def test_quickstart_model_prints_shapes_of_the_documented_pipeline(capsys):
     ]
 
 
+def test_quickstart_prints_what_the_quickstart_page_shows(capsys):
+    """The page quotes the script's whole output, ISSM positions included (docs/quickstart.md explains them)."""
+    load_example("quickstart").main()
+    printed = capsys.readouterr().out.strip().splitlines()
+    page = (ROOT / "docs" / "quickstart.md").read_text()
+    quoted = re.search(r"```text\n(backbone features:.*?)```", page, re.S).group(1).strip().splitlines()
+    assert printed == quoted
+
+
 def test_snippet_sections_named_in_the_docs_exist():
     """Every ``--8<-- "file:section"`` in docs/ names a file with matching start/end markers."""
-    import re
-
     found = 0
     for page in (ROOT / "docs").rglob("*.md"):
         for path, section in re.findall(r'^\s*--8<-- "([^":]+)(?::([a-z][-_0-9a-z]*))?"', page.read_text(), re.M):
@@ -40,3 +55,56 @@ def test_snippet_sections_named_in_the_docs_exist():
                 assert f"--8<-- [start:{section}]" in text, f"{page.name}: {path} has no section {section!r}"
                 assert f"--8<-- [end:{section}]" in text, f"{page.name}: {path} has no end of {section!r}"
     assert found >= 8
+
+
+class _SiteText(HTMLParser):
+    """Visible text outside code, and every ``<img>`` (its page, source and alt text) of one HTML page."""
+
+    _SKIP = {"code", "pre", "script", "style", "kbd"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth, self.text, self.images = 0, [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self._SKIP:
+            self.depth += 1
+        if tag == "img":
+            self.images.append(dict(attrs))
+
+    def handle_endtag(self, tag):
+        if tag in self._SKIP:
+            self.depth = max(self.depth - 1, 0)
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.text.append(data)
+
+
+RAW_ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|data|exc|obj|const):")
+
+
+@pytest.mark.slow
+def test_built_site_shows_no_raw_sphinx_role_and_no_image_without_alt_text(tmp_path):
+    """``mkdocs build --strict``, then every page: Sphinx roles render as raw text, images need alt text."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings_handlers.python")
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT / "src")}
+    env.pop("SITE_URL", None)
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
+                           cwd=ROOT, env=env, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 15
+    roles, missing_alt = [], []
+    for page in pages:
+        parsed = _SiteText()
+        parsed.feed(page.read_text(encoding="utf-8"))
+        text = " ".join(" ".join(parsed.text).split())
+        roles += [f"{page.relative_to(site)}: ...{text[max(m.start() - 30, 0):m.end() + 40]}..."
+                  for m in RAW_ROLE.finditer(text)]
+        missing_alt += [f"{page.relative_to(site)}: {img.get('src')}" for img in parsed.images
+                        if not (img.get("alt") or "").strip()]
+    assert not roles, f"{len(roles)} raw Sphinx roles in the built site:\n" + "\n".join(roles[:20])
+    assert not missing_alt, "images without alt text:\n" + "\n".join(missing_alt)

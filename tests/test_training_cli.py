@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from PIL import Image
 
 from lifting_dfer.checkpoint import load_checkpoint, save_checkpoint
 from lifting_dfer.data import check_dataset
-from lifting_dfer.training import config_from_args, evaluate_checkpoint, evaluate_main, main
+from lifting_dfer.training import build_parser, config_from_args, evaluate_checkpoint, evaluate_main, main
 from lifting_dfer.training.history import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,6 +217,11 @@ def test_training_on_a_16f_only_copy_records_its_frame_folder_and_fingerprint(tm
         (["--model-arg", "dim"], "expected KEY=VALUE"),
         (["--dataset", "mafw"], "--data-root is required for mafw"),
         (["--data-root", "x", "--dataset", "ferv39k", "--fold", "2"], "one of 1 for ferv39k"),
+        (["--size", "16"], "--size 16: ifdd_2dcnn needs a frame side of at least 32 pixels and a multiple of 16"),
+        (["--size", "40"], "--size 40: ifdd_2dcnn needs a frame side of at least 32 pixels and a multiple of 16"),
+        (["--size", "48", "--model", "ifdd_3dvit"], "ifdd_3dvit needs a frame side of at least 64 pixels and a "
+                                                    "multiple of 32"),
+        (["--size", "16", "--model", "baseline_3dvit"], "baseline_3dvit needs a frame side of at least 32 pixels"),
     ],
 )
 def test_bad_arguments_exit_with_a_message(argv, message, capsys):
@@ -223,6 +229,54 @@ def test_bad_arguments_exit_with_a_message(argv, message, capsys):
         config_from_args(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_sizes_each_model_accepts_pass_the_size_check():
+    for model, size in (("ifdd_2dcnn", 32), ("baseline_2dcnn", 16), ("ifdd_3dvit", 64), ("baseline_3dvit", 32)):
+        assert config_from_args(["--size", str(size), "--model", model])[0].size == size
+    # another backbone cut: the builder checks the size itself
+    cfg, _ = config_from_args(["--size", "16", "--model-arg", "out_indices=[1, 2]"])
+    assert cfg.size == 16
+
+
+def test_help_shows_each_default_once_and_describes_every_option():
+    parser = build_parser("dfew")
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        text = formatter._get_help_string(action) % {**vars(action), "prog": parser.prog}
+        assert action.help, f"{action.option_strings[0]} has no help"
+        assert text.lower().count("default") <= 1, f"{action.option_strings[0]}: {text}"
+        if action.nargs == 0:  # flags: "(default: False)" / "(default: True)" would only mislead
+            assert "(default:" not in text, f"{action.option_strings[0]}: {text}"
+    assert "demo preset replaces these defaults: --model ifdd_2dcnn, --num-frames 8" in " ".join(
+        parser.format_help().split())
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import lifting_dfer.checkpoint as checkpoint
+
+    real_save, saved = checkpoint.torch.save, []
+
+    def disk_fills_after_best_pt(obj, f, *args, **kwargs):  # best.pt, then last.pt, at the end of epoch 1
+        if saved:
+            f.write(b"partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        saved.append(obj)
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.torch, "save", disk_fills_after_best_pt)
+    argv = TINY + ["--epochs", "1", "--synthetic-root", str(tmp_path / "data"), "--output-dir", str(tmp_path / "r")]
+    assert main(argv, dataset="dfew") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    last = tmp_path / "r" / "fold1" / "last.pt"
+    assert err[-1] == (f"train_dfew.py: error: cannot write {last}: No space left on device (disk full or a "
+                       "file-size limit?); no partial file was left")
+    assert not last.exists() and not list(last.parent.glob(".last.pt.*"))
+    assert checkpoint.load_checkpoint(last.parent / "best.pt")["epoch"] == 1  # written before the disk filled
 
 
 def test_unknown_model_and_missing_data_are_reported(tmp_path, capsys):

@@ -257,6 +257,6 @@ def test_gallery_example_writes_every_figure(tmp_path):
     spec = importlib.util.spec_from_file_location("visualisation_gallery", path)
     gallery = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gallery)
-    gallery.main(["--out", str(tmp_path), "--clips-per-class", "5"])
+    gallery.main(["--untrained", "--out", str(tmp_path), "--clips-per-class", "5"])
     for name in ("timeline", "indices", "gradcam", "tsne", "radar", "confusion"):
         load_png(tmp_path / f"{name}.png")

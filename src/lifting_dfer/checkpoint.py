@@ -2,17 +2,15 @@
 
 A checkpoint is a ``dict`` saved with ``torch.save``:
 
-=================  ===========================================================================================
-key                value
-=================  ===========================================================================================
-``format``         ``"lifting_dfer/1"`` (:data:`CHECKPOINT_FORMAT`)
-``arch``           registry name, e.g. ``"ifdd_2dcnn"`` (``create_model(arch, **arch_kwargs)`` rebuilds it)
-``arch_kwargs``    builder keyword arguments (``num_classes``, ``num_frames``, ...)
-``class_names``    class names in index order
-``state_dict``     the model's weights (without ``torch.compile``/DDP wrappers' key prefixes)
-``versions``       ``{"lifting_dfer": ..., "torch": ...}`` that wrote it
-extras             anything passed as keywords: ``epoch``, ``optimizer``, ``config``, ``metrics``, ...
-=================  ===========================================================================================
+| key | value |
+|---|---|
+| ``format`` | ``"lifting_dfer/1"`` (:data:`CHECKPOINT_FORMAT`) |
+| ``arch`` | registry name, e.g. ``"ifdd_2dcnn"`` (``create_model(arch, **arch_kwargs)`` rebuilds it) |
+| ``arch_kwargs`` | builder keyword arguments (``num_classes``, ``num_frames``, ...) |
+| ``class_names`` | class names in index order |
+| ``state_dict`` | the model's weights (without ``torch.compile``/DDP wrappers' key prefixes) |
+| ``versions`` | ``{"lifting_dfer": ..., "torch": ...}`` that wrote it |
+| extras | anything passed as keywords: ``epoch``, ``optimizer``, ``config``, ``metrics``, ... |
 
 Writes go to a temporary file in the same folder, are flushed to disk and then ``os.replace``-d onto the target,
 so a crash or Ctrl-C never leaves a half-written checkpoint behind. Loading uses ``weights_only=True`` (no code
@@ -24,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,6 +45,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "lifting_dfer/1"
+"""The ``format`` field of the checkpoints this version writes and reads."""
 _RESERVED = ("format", "arch", "arch_kwargs", "class_names", "state_dict", "versions")
 
 
@@ -70,6 +70,10 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj, path)`` through a temporary file in the same folder and ``os.replace``.
 
     The target either keeps its previous content or holds the complete new file, never a partial one.
+
+    Raises:
+        OSError: the file could not be written (disk full, file-size limit, ...): one line naming the file, the
+            cause and that the target was left as it was (``errno`` is the cause's).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,10 +84,25 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:  # includes KeyboardInterrupt: never leave the temporary file behind
+    except BaseException as err:  # includes KeyboardInterrupt: never leave the temporary file behind
         Path(tmp).unlink(missing_ok=True)
-        raise
+        cause = _os_error(err) if isinstance(err, Exception) else None
+        if cause is None:
+            raise
+        kept = f"the previous {path.name} is unchanged" if path.exists() else "no partial file was left"
+        error = OSError(f"cannot write {path}: {cause.strerror or cause} (disk full or a file-size limit?); {kept}")
+        error.errno = cause.errno
+        raise error from err
     return path
+
+
+def _os_error(err: BaseException) -> OSError | None:
+    """The ``OSError`` behind ``err``: itself, or what torch's writer turned into a ``RuntimeError``."""
+    while err is not None:
+        if isinstance(err, OSError):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def save_checkpoint(
@@ -165,13 +184,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, weigh
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as err:
-        detail = _unpickling_detail(err)
-        if weights_only and "global" in detail.lower():
-            raise ValueError(
-                f"checkpoint {path} holds Python objects that weights-only loading refuses (not written by "
-                f"lifting_dfer's save_checkpoint?); pass weights_only=False only if you trust the file. {detail}"
-            ) from err
-        raise ValueError(f"checkpoint {path} is not a readable PyTorch file (corrupt or truncated?): {detail}") from err
+        if weights_only:
+            raise ValueError(_refusal(path, err)) from err
+        raise ValueError(f"checkpoint {path} is not a readable PyTorch file (corrupt or truncated?): {err}") from err
     except (RuntimeError, EOFError, OSError, ValueError, AttributeError, ImportError, IndexError) as err:
         raise ValueError(f"checkpoint {path} is not a readable PyTorch file (corrupt or truncated?): {err}") from err
     if not isinstance(ckpt, dict) or "format" not in ckpt:
@@ -188,14 +203,19 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, weigh
     return ckpt
 
 
-def _unpickling_detail(err: Exception) -> str:
-    """The informative line of torch's long weights-only error message."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for i, line in enumerate(lines):
-        if "WeightsUnpickler error" in line:
-            line = line[line.index("WeightsUnpickler error") :]
-            return f"{line} {lines[i + 1]}" if line.endswith(":") and i + 1 < len(lines) else line
-    return lines[0] if lines else type(err).__name__
+def _refusal(path: Path, err: pickle.UnpicklingError) -> str:
+    """Why torch's weights-only unpickler refused ``path``, without torch's advice to load it unsafely."""
+    text = str(err)
+    code = re.search(r"GLOBAL ([\w.]+)", text)
+    if code:
+        return (
+            f"checkpoint {path} contains code and was refused: its pickle references {code.group(1)}, which loading "
+            f"would import and run. lifting_dfer checkpoints hold only tensors and plain values; nothing from this "
+            f"file was run"
+        )
+    found = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    detail = found.group(1).strip() if found else "unsupported pickle content"
+    return f"checkpoint {path} is not a readable PyTorch file (corrupt or truncated?): {detail}"
 
 
 def check_checkpoint_matches(

@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_video_arguments(predict)
     predict.add_argument("--stride", type=int, default=None, help="frames between window starts (default: T0/2)")
-    predict.add_argument("--format", choices=("json", "csv", "both"), default="both", help="table output format")
+    predict.add_argument("--format", choices=("json", "csv", "both"), default="both", help="tables (default: both)")
     predict.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default: 8)")
     predict.add_argument("--no-plot", action="store_true", help="skip the timeline PNG")
     predict.set_defaults(func=_predict)

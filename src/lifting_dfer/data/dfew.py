@@ -35,6 +35,7 @@ __all__ = ["DFEW", "DFEW_CLASSES", "DFEW_FRAME_SETS", "DFEW_OFFICIAL_COUNTS", "d
 logger = logging.getLogger(__name__)
 
 DFEW_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+"""DFEW's 7 classes in index order: label ``i`` of a split file (1-based) is ``DFEW_CLASSES[i - 1]``."""
 
 #: The frame sets of the release, in the order the automatic detection tries them.
 DFEW_FRAME_SETS = ("clip_224x224", "clip_224x224_16f")

@@ -32,6 +32,7 @@ FERV39K_CLASSES = {
     "dfew": DFEW_CLASSES,
     "alphabetical": ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"),
 }
+"""FERV39k's 7 classes in the two orders public code uses (``class_order=``); ``"dfew"`` is the default."""
 
 #: Clips of the official ``All_scenes`` setup (fold 1 stands for its one train/test split).
 FERV39K_OFFICIAL_COUNTS = {(1, "train"): 31088, (1, "test"): 7847}

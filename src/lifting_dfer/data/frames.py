@@ -41,6 +41,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+"""File suffixes (any case) read as frames of a clip folder; other files are ignored."""
 _DIGITS = re.compile(r"(\d+)")
 
 

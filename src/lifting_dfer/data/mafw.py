@@ -38,6 +38,7 @@ MAFW_CLASSES = (
     "helplessness",
     "disappointment",
 )
+"""MAFW's 11 single-label classes in label order (the names used in its split files)."""
 
 #: Clips per ``(fold, split)`` in the official single-label, no-caption split files (9,172 clips).
 MAFW_OFFICIAL_COUNTS = {

@@ -43,6 +43,7 @@ SYNTHETIC_DYNAMICS = {
     "Disgust": "shakes left-right",
     "Fear": "brightens",
 }
+"""What the blob of each synthetic class does over the clip (the class is in the motion, not in one frame)."""
 
 _MARKER = "synthetic_dfew.json"
 

@@ -35,14 +35,13 @@ __all__ = [
     "parse_key_values",
 ]
 
-#: Per-dataset facts: folds (None for one train/test split), default frames per clip, classes.
 DATASETS: dict[str, dict[str, Any]] = {
     "dfew": {"folds": (1, 2, 3, 4, 5), "num_frames": 16, "num_classes": 7},
     "ferv39k": {"folds": None, "num_frames": 16, "num_classes": 7},
     "mafw": {"folds": (1, 2, 3, 4, 5), "num_frames": 32, "num_classes": 11},
 }
+"""Per-dataset facts: folds (``None`` for one train/test split), default frames per clip, classes."""
 
-#: Settings of the CPU demo on the synthetic DFEW (used when no ``--data-root`` is given).
 DEMO_PRESET: dict[str, Any] = {
     "model": "ifdd_2dcnn",
     "num_frames": 8,
@@ -54,13 +53,26 @@ DEMO_PRESET: dict[str, Any] = {
     "num_workers": 0,
     "synthetic_clips_per_class": 40,
 }
+"""Settings of the CPU demo on the synthetic DFEW (used when no ``--data-root`` is given)."""
+
+# ``--size`` rule of each registered model: ``(stride, cells)``: the frame side must be a multiple of the
+# backbone's coarsest stride (MobileNetV2 16, MViT 32) and give a last stage of at least ``cells x cells``
+# (IFDD's ISSM pools it 2x2, Eq. 1; the baselines need 1x1).
+_SIZE_RULES: dict[str, tuple[int, int]] = {
+    "ifdd_2dcnn": (16, 2),
+    "baseline_2dcnn": (16, 1),
+    "ifdd_3dvit": (32, 2),
+    "baseline_3dvit": (32, 1),
+}
+# Model arguments that change the backbone's stages, and with them the rule (the builder then checks the size).
+_STAGE_ARGS = ("out_indices", "out_stages", "model_name")
 
 _SYNTHETIC_ROOT = os.path.join("runs", "synthetic_dfew")
 
-#: Settings a resumed run may change (they do not alter the computation on the CPU).
 RESUME_OVERRIDABLE = frozenset(
     {"device", "num_workers", "progress", "tensorboard", "compile", "output_dir", "resume", "eval_batch_size"}
 )
+"""Settings a resumed run may change (they do not alter the computation on the CPU)."""
 
 
 @dataclass
@@ -143,6 +155,7 @@ class TrainConfig:
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        self._check_size()
         if not 0 <= self.warmup_epochs <= self.epochs:
             raise ValueError(f"warmup_epochs: expected 0..epochs ({self.epochs}), got {self.warmup_epochs}")
         for name in ("lr", "warmup_lr", "min_lr", "weight_decay", "lift_weight"):
@@ -163,6 +176,19 @@ class TrainConfig:
         if self.synthetic_clips_per_class < 5:
             raise ValueError(
                 f"synthetic_clips_per_class: expected >= 5 (5 folds), got {self.synthetic_clips_per_class}"
+            )
+
+    def _check_size(self) -> None:
+        """``--size`` against the model's backbone strides, before any data is written or model built."""
+        if self.model not in _SIZE_RULES or any(key in self.model_args for key in _STAGE_ARGS):
+            return
+        stride, cells = _SIZE_RULES[self.model]
+        smallest = stride * cells
+        if self.size < smallest or self.size % stride:
+            why = " and ISSM pools that stage 2x2" if cells == 2 else ""
+            raise ValueError(
+                f"--size {self.size}: {self.model} needs a frame side of at least {smallest} pixels and a multiple "
+                f"of {stride} (its backbone's last stage has stride {stride}{why})"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,6 +229,22 @@ def _optional_float(text: str) -> float | None:
     return None if text.lower() in ("none", "off", "0") else float(text)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: X)`` once: not for flags, not for ``None`` defaults, not where the help gives it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.nargs == 0 or action.default is None or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def _demo_epilog() -> str:
+    settings = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in DEMO_PRESET.items())
+    return (f"Without --data-root (or with --demo) the demo preset replaces these defaults: {settings}; options "
+            "given on the command line still win.")
+
+
 def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     """The argument parser shared by ``examples/train_*.py`` and ``lifting-dfer train``.
 
@@ -213,7 +255,8 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         prog=f"train_{dataset}.py" if dataset else "lifting-dfer train",
         description="Train IFDD (or a baseline) on DFEW, FERV39k or MAFW with the paper's protocol; without "
         "--data-root, a short CPU demo on a synthetic DFEW.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=_demo_epilog(),
+        formatter_class=_HelpFormatter,
     )
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=sorted(DATASETS), default=dataset or d.dataset, help="dataset")
@@ -244,19 +287,22 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
                    "'none' (from scratch; the demo's default), a weights file, or a timm / torchvision weights name")
 
     g = p.add_argument_group("optimisation (paper protocol)")
-    g.add_argument("--epochs", type=int, default=d.epochs)
-    g.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
+    g.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
+    g.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs,
+                   help="epochs of linear warm-up from --warmup-lr, then cosine")
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="clips per step and process")
-    g.add_argument("--eval-batch-size", type=int, default=None, help="default: 2 x batch size")
+    g.add_argument("--eval-batch-size", type=int, default=None,
+                   help="clips per evaluation step (default: 2 x --batch-size)")
     g.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (AdamW)")
     g.add_argument("--warmup-lr", type=float, default=d.warmup_lr, help="learning rate at step 0")
     g.add_argument("--min-lr", type=float, default=d.min_lr, help="learning rate at the end of the cosine")
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay, on all parameters")
     g.add_argument("--grad-clip", type=_optional_float, default=None, help="max gradient norm (default: off)")
     g.add_argument("--lift-weight", type=float, default=d.lift_weight, help="LiftLoss weight (0 disables it)")
     g.add_argument("--select-metric", choices=("uar", "war"), default=d.select_metric,
                    help="validation metric of the best checkpoint")
-    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of the train/val split, the clip order, crops and flips, and the weights")
 
     g = p.add_argument_group("hardware")
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")

@@ -318,7 +318,8 @@ def main(argv: Sequence[str] | None = None, *, dataset: str | None = None) -> in
     """Entry point of ``examples/train_<dataset>.py`` and ``lifting-dfer train``; returns the exit status.
 
     User errors (missing data, a corrupt or mismatching checkpoint, an existing run folder, bad options) print one
-    line to stderr and return 2; an interruption saves ``last.pt`` and returns 130.
+    line to stderr and return 2; a file that cannot be written (disk full) prints one line and returns 1; an
+    interruption saves ``last.pt`` and returns 130.
     """
     import os
 
@@ -339,6 +340,10 @@ def main(argv: Sequence[str] | None = None, *, dataset: str | None = None) -> in
         logger.debug("error details", exc_info=True)
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the disk is full, a file-size limit, ...: not a usage error, but one line too
+        logger.debug("error details", exc_info=True)
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
     finally:
         cleanup_distributed()
     return 0
