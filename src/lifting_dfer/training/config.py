@@ -2,7 +2,7 @@
 
 Two presets:
 
-- **paper** (whenever ``--data-root`` is given): the IFDD protocol of SPEC.md: the paper's pretrained backbone
+- **paper** (whenever ``--data-root`` is given): the IFDD paper's protocol: the paper's pretrained backbone
   (ImageNet MobileNetV2 / Kinetics-400 MViT-v2-S, downloaded on first use; ``--pretrained none`` trains from
   scratch), AdamW, lr 1e-4, weight decay 1e-3, 100 epochs with 10 warm-up epochs from 1e-6 then cosine, batch 16,
   16 frames (32 for MAFW) at 224x224, CE + LiftLoss (weight 0.1), a stratified 4:1 train/val split, best-on-val
@@ -284,7 +284,7 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--pretrained", default=None, metavar="WEIGHTS",
                    help="backbone weights: 'default' (the paper's: ImageNet MobileNetV2 / Kinetics-400 MViT-v2-S, "
                    "downloaded into the timm / torchvision cache on first use; used whenever --data-root is given), "
-                   "'none' (from scratch; the demo's default), a weights file, or a timm / torchvision weights name")
+                   "'none' (from scratch, as the synthetic demo trains), a weights file, or a timm / torchvision weights name")
 
     g = p.add_argument_group("optimisation (paper protocol)")
     g.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")

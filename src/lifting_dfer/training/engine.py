@@ -1,7 +1,7 @@
 """The training and evaluation loops: one epoch of CE + LiftLoss with AMP and gradient clipping, and a sharded,
 gathered evaluation that reports UAR/WAR.
 
-Loss (SPEC.md, training protocol): ``cross_entropy(out.logits, y) + LiftLoss(weight)(out.y_s, out.x)`` when the
+Loss (the paper's training protocol): ``cross_entropy(out.logits, y) + LiftLoss(weight)(out.y_s, out.x)`` when the
 model returns an ``IFDDOutput`` (IFDD in training mode), else cross entropy alone (baselines).
 
 Interruption: inside :class:`GracefulInterrupt`, SIGINT (Ctrl-C) and SIGTERM only set a flag; the epoch loop
