@@ -17,7 +17,7 @@ from einops import reduce
 from torch import Tensor, nn
 from torchvision.models.video import r3d_18
 
-from lifting_dfer import ISSM, LADM, LiftLoss
+from lifting_dfer import LADM, LazyISSM, LiftLoss
 # --8<-- [end:imports]
 
 
@@ -47,18 +47,17 @@ class R3DLifting(nn.Module):
     """R3D-18 up to ``layer3``, then ISSM -> LADM -> mean-pool of ``Y_D`` -> linear classifier.
 
     Shape:
-        - clip: ``(b, 3, t0, h0, w0)`` with ``t0`` a multiple of 8 and ``h0 = w0`` a multiple of 8, at least 16
+        - clip: ``(b, 3, t0, h0, w0)`` with ``t0`` a multiple of 8 and ``h0, w0`` multiples of 8, at least 16
         - x (layer3 output): ``(b, 256, t0 / 4, h0 / 8, w0 / 8)``; ``y_s``: ``(b, 256, t0 / 8, h0 / 8, w0 / 8)``
         - logits: ``(b, k)``
     """
 
-    def __init__(self, num_classes: int = 7, *, num_frames: int = 16, size: int = 112, dim: int = 256) -> None:
+    def __init__(self, num_classes: int = 7, *, dim: int = 256) -> None:
         super().__init__()
         trunk = r3d_18(weights=None)  # or weights="DEFAULT" / a local state_dict for Kinetics-400 features
         self.backbone = nn.Sequential(trunk.stem, trunk.layer1, trunk.layer2, trunk.layer3)
-        # layer2 and layer3 each halve t, h, w; the stem halves h, w only.
-        t, hw = num_frames // 4, size // 8
-        self.issm = ISSM(dim, num_frames=t, height=hw, width=hw, token_dim=128, compress=4)
+        # ISSM's W_T and b_T are sized by layer3's (c, t, h, w): LazyISSM reads them from the first clip.
+        self.issm = LazyISSM(token_dim=128, compress=4)
         self.ladm = LADM(dim, heads=8)
         self.head = nn.Sequential(nn.LayerNorm(dim), nn.Dropout(0.5), nn.Linear(dim, num_classes))
 
@@ -97,29 +96,43 @@ def train(model: nn.Module, clips: Tensor, labels: Tensor, *, steps: int, lr: fl
 # --8<-- [end:train]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=16, help="input frames t0 (a multiple of 8)")
-    parser.add_argument("--size", type=int, default=112, help="input height = width (a multiple of 8, >= 16)")
+def arguments(doc: str, *, frames: int, size: int, steps: int, frames_help: str, size_help: str):
+    """The command line of this example and of the recipes next to it (``--frames --size --batch --steps``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=frames, help=frames_help)
+    parser.add_argument("--size", type=int, default=size, help=size_help)
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=steps)
+    return parser
+
+
+# --8<-- [start:demo]
+def demo(model: nn.Module, clips: Tensor, labels: Tensor, *, steps: int) -> None:
+    """Run the first clips through ``model`` (they size ISSM), print the shapes, then train ``steps`` steps."""
+    out = model(clips)
+    issm = model.issm
+    print("ISSM built for (c, t, h, w):", (issm.dim, issm.num_frames, issm.height, issm.width))
+    print("X (b, c, t, h, w):", tuple(out.x.shape))
+    print("Y_S (b, c, z, h, w):", tuple(out.y_s.shape))
+    print("logits (b, k):", tuple(out.logits.shape))
+    print("loss per step:", [round(v, 4) for v in train(model, clips, labels, steps=steps)])
+# --8<-- [end:demo]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = arguments(__doc__, frames=16, size=112, steps=5, frames_help="input frames t0 (a multiple of 8)",
+                       size_help="input height = width (a multiple of 8, >= 16)")  # fmt: skip
     args = parser.parse_args(argv)
 
     # --8<-- [start:run]
     torch.manual_seed(0)
-    model = R3DLifting(num_classes=7, num_frames=args.frames, size=args.size)
+    model = R3DLifting(num_classes=7)
     clips = torch.randn(args.batch, 3, args.frames, args.size, args.size)  # stand-in for normalised clips
     labels = torch.randint(0, 7, (args.batch,))
 
     for name, shape in stage_shapes(clips).items():
         print(f"{name}: {shape}")
-    out = model(clips)
-    print("X (b, c, t, h, w):", tuple(out.x.shape))
-    print("Y_S (b, c, z, h, w):", tuple(out.y_s.shape))
-    print("logits (b, k):", tuple(out.logits.shape))
-
-    losses = train(model, clips, labels, steps=args.steps)
-    print("loss per step:", [round(v, 4) for v in losses])
+    demo(model, clips, labels, steps=args.steps)
     # --8<-- [end:run]
 
 

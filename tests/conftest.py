@@ -39,3 +39,22 @@ def clip_shapes(draw, *, max_b: int = 3, max_c: int = 16, max_t: int = 8, min_hw
         draw(st.integers(min_hw, max_hw)),
         draw(st.integers(min_hw, max_hw)),
     )
+
+
+# Layouts backbones emit, over the axes b, c, h, w and a time axis (t for ISSM's input, z for LADM's).
+LAYOUTS = (
+    "b c {t} h w",  # PyTorch video (Conv3d, torchvision video models)
+    "b {t} h w c",  # channels last (Video Swin)
+    "b {t} c h w",  # a stack of frame maps
+    "b ({t} h w) c",  # tokens (MViT, VideoMAE without the class token)
+    "b c ({t} h w)",  # flattened channels-first map
+    "({t} b) c h w",  # frames of a clip batch, time outermost
+    "(b {t}) c h w",  # per-frame 2D CNN
+    "(b {t}) (h w) c",  # per-frame image ViT tokens
+    "(b {t}) h w c",  # per-frame channels-last map
+)
+
+
+def layouts(time: str = "t") -> st.SearchStrategy[str]:
+    """Einops layouts of a video feature tensor, with ``time`` naming its frame axis."""
+    return st.sampled_from([layout.format(t=time) for layout in LAYOUTS])

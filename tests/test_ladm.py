@@ -1,14 +1,16 @@
 import math
+import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lifting_dfer import LADM, LiftingAttention
 
-from conftest import clip_shapes
+from conftest import clip_shapes, layouts
 
 
 def reference_attention(block, query, context):
@@ -143,12 +145,14 @@ def test_bad_settings_raise(kwargs, message):
         LADM(8, **kwargs)
 
 
-def test_compiles_without_graph_breaks():
-    ladm = LADM(8, heads=2)
-    x_s, x_d = torch.randn(2, 8, 2, 3, 3), torch.randn(2, 8, 2, 3, 3)
+def test_compiles_without_graph_breaks_and_wrong_inputs_raise_the_library_error():
+    ladm = LADM(8, heads=2, layout="b z h w c")
+    x_s, x_d = torch.randn(2, 2, 3, 3, 8), torch.randn(2, 2, 3, 3, 8)
     compiled = torch.compile(ladm, fullgraph=True, backend="aot_eager")
     for a, b in zip(compiled(x_s, x_d), ladm(x_s, x_d)):
         torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match=r"^x_d: expected shape 'b z h w c' with b=2, z=2, h=3, w=3, c=8, got \(2, 2, 3, 4, 8\)$"):
+        compiled(x_s, torch.randn(2, 2, 3, 4, 8))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -159,3 +163,82 @@ def test_cuda_bf16_autocast_matches_cpu():
     with torch.autocast("cuda", dtype=torch.bfloat16):
         out = ladm.cuda()(x_s.cuda(), x_d.cuda())[1]
     torch.testing.assert_close(out.float().cpu(), ref, atol=5e-2, rtol=5e-2)
+
+
+# ----------------------------------------------------------------------------------------------- layouts
+def to_layout(x, layout):
+    return rearrange(x, f"b c z h w -> {layout}")
+
+
+@given(shape=clip_shapes(max_c=2, max_t=6, min_hw=1, max_hw=4), layout=layouts("z"), order=st.sampled_from(["update_first", "predict_first"]))
+def test_every_layout_equals_the_canonical_one_with_gradients(shape, layout, order):
+    b, c, t, h, w = shape
+    c *= 4
+    canonical = LADM(c, heads=2, order=order)
+    other = LADM(c, heads=2, order=order, layout=layout, num_frames=t // 2)
+    other.load_state_dict(canonical.state_dict())
+    x_s, x_d = (torch.randn(b, c, t // 2, h, w, requires_grad=True) for _ in range(2))
+    o_s, o_d = (to_layout(a.detach(), layout).requires_grad_() for a in (x_s, x_d))
+    y_s, y_d = canonical(x_s, x_d)
+    z_s, z_d = other(o_s, o_d)
+    torch.testing.assert_close((z_s, z_d), (to_layout(y_s, layout), to_layout(y_d, layout)))
+    weights = torch.randn(2, *y_s.shape)
+    ((y_s * weights[0]).sum() + (y_d * weights[1]).sum()).backward()
+    ((z_s * to_layout(weights[0], layout)).sum() + (z_d * to_layout(weights[1], layout)).sum()).backward()
+    torch.testing.assert_close((o_s.grad, o_d.grad), (to_layout(x_s.grad, layout), to_layout(x_d.grad, layout)))
+    assert x_s.grad.abs().sum() > 0 and x_d.grad.abs().sum() > 0
+    for (name, p), q in zip(canonical.named_parameters(), other.parameters()):
+        assert q.grad is not None and torch.isfinite(q.grad).all(), name
+        torch.testing.assert_close(q.grad, p.grad, msg=name)
+
+
+def test_token_layouts_need_no_sizes_and_folded_frames_need_num_frames():
+    assert LADM(8, heads=2, layout="b (z h w) c")(torch.randn(2, 12, 8), torch.randn(2, 12, 8))[0].shape == (2, 12, 8)
+    assert LADM(8, heads=2, layout="b z (h w) c")(torch.randn(2, 3, 4, 8), torch.randn(2, 3, 4, 8))[1].shape == (2, 3, 4, 8)
+    with pytest.raises(ValueError, match=r"layout: the input cannot tell the sizes of b, z in \(b z\) of '\(b z\) \(h w\) c'; give num_frames"):
+        LADM(8, heads=2, layout="(b z) (h w) c")
+    with pytest.raises(ValueError, match="layout: expected an einops pattern over the axes b, c, z, h, w"):
+        LADM(8, heads=2, layout="b t h w c")
+
+
+@pytest.mark.parametrize(
+    ("layout", "x_s", "x_d", "message"),
+    [
+        ("b c z h w", (2, 8, 2, 3, 3), (2, 8, 2, 3, 3, 1), r"x_d: expected shape 'b c z h w' with b=2, c=8, z=2, h=3, w=3 \(5 dims\), got"),
+        ("b (z h w) c", (2, 12, 8), (2, 10, 8), r"x_d: expected shape 'b \(z h w\) c' with b=2, \(z h w\)=12, z=2, c=8, got \(2, 10, 8\)"),
+        ("(b z) (h w) c", (4, 9, 8), (4, 10, 8), r"x_d: expected shape '\(b z\) \(h w\) c' with b=2, z=2, \(h w\)=9, c=8, got \(4, 10, 8\)"),
+        ("(b z) (h w) c", (5, 9, 8), (5, 9, 8), r"x_s: expected shape '\(b z\) \(h w\) c' with c=8, z=2, got \(5, 9, 8\)"),
+        ("b z h w c", (2, 3, 3, 3, 8), (2, 3, 3, 3, 8), r"x_s: expected shape 'b z h w c' with c=8, z=2, got \(2, 3, 3, 3, 8\)"),
+    ],
+)
+def test_wrong_inputs_are_reported_in_their_layout(layout, x_s, x_d, message):
+    ladm = LADM(8, heads=2, layout=layout, num_frames=2)
+    with pytest.raises(ValueError, match=message):
+        ladm(torch.randn(x_s), torch.randn(x_d))
+
+
+def test_empty_batch_gives_empty_outputs():
+    ladm = LADM(8, heads=2, layout="(b z) (h w) c", num_frames=2)
+    x_s, x_d = torch.randn(0, 9, 8, requires_grad=True), torch.randn(0, 9, 8)
+    y_s, y_d = ladm(x_s, x_d)
+    assert y_s.shape == y_d.shape == (0, 9, 8)
+    y_s.sum().backward()
+    assert x_s.grad.shape == x_s.shape
+
+
+def test_inputs_of_another_dtype_name_the_argument_and_both_dtypes():
+    ladm, x = LADM(8, heads=2), torch.randn(2, 8, 2, 3, 3)
+    with pytest.raises(TypeError, match=r"x_d: expected dtype torch.float32 \(the dtype of x_s\), got torch.float64"):
+        ladm(x, x.double())
+    with pytest.raises(TypeError, match=r"x_s: expected dtype torch.float32 \(the dtype of LADM's parameters\), got torch.bfloat16"):
+        ladm(x.bfloat16(), x.bfloat16())
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts for itself: mixed inputs are fine there
+        y_s, y_d = ladm(x.bfloat16(), x)
+    torch.testing.assert_close(y_d.float(), ladm(x, x)[1], atol=0.1, rtol=0.05)
+
+
+def test_jit_script_is_refused_with_the_supported_paths():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(TypeError, match="LADM does not support torch.jit.script.*torch.jit.trace, torch.export"):
+            torch.jit.script(LADM(8, heads=2))

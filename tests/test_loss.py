@@ -81,3 +81,15 @@ def test_bad_inputs_raise(y_s, x, message):
 def test_bad_settings_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LiftLoss(**kwargs)
+
+
+@pytest.mark.parametrize("dims", [("t", "c"), ("t", "h", "w", "c")])
+def test_empty_batch_gives_zero_with_zero_gradients_not_nan(dims):
+    y_s = torch.randn(0, 4, 2, 3, 3, requires_grad=True)
+    x = torch.randn(0, 4, 4, 3, 3, requires_grad=True)
+    for reduction in ("mean", "sum"):
+        loss = LiftLoss(dims, reduction=reduction)(y_s, x)
+        assert loss.shape == () and loss.item() == 0.0
+    loss.backward()
+    assert y_s.grad.shape == y_s.shape and x.grad.shape == x.shape
+    assert LiftLoss(dims, reduction="none")(y_s, x).shape[0] == 0  # no elements, nothing to reduce

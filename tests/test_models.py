@@ -54,6 +54,22 @@ def test_every_builder_trains_and_evaluates_on_small_clips(name):
         assert model(clip).shape == (2, 6)
 
 
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_model_takes_an_empty_batch(name):
+    model = create_model(name, **SMALL[name]).eval()
+    clip = torch.randn(0, 3, 4, 64, 64)
+    with torch.no_grad():
+        assert model(clip).shape == (0, 7)
+    out = model.train()(clip)
+    logits = out.logits if name.startswith("ifdd") else out
+    loss = F.cross_entropy(logits, torch.zeros(0, dtype=torch.long), reduction="sum")
+    if name.startswith("ifdd"):
+        loss = loss + LiftLoss()(out.y_s, out.x)  # 0 on an empty batch, not NaN
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(torch.isfinite(b).all() for b in model.buffers() if b.is_floating_point())  # no NaN statistics
+
+
 @pytest.mark.parametrize(
     "switches",
     [{"use_issm": False}, {"use_ladm": False}, {"use_issm": False, "use_ladm": False}, {"order": "predict_first"},

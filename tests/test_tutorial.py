@@ -10,6 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lifting_dfer import ISSM
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tutorial_r3d.py"
 FRAMES, SIZE = 16, 32  # layer3: (b, 256, 4, 4, 4)
 
@@ -25,7 +27,7 @@ def tutorial():
 @pytest.fixture(scope="module")
 def initial_model(tutorial):
     torch.manual_seed(0)
-    return tutorial.R3DLifting(num_classes=7, num_frames=FRAMES, size=SIZE)
+    return tutorial.R3DLifting(num_classes=7)
 
 
 @pytest.fixture
@@ -67,10 +69,14 @@ def test_output_shapes_follow_r3d_strides(model, batch):
     assert torch.isfinite(out.logits).all()
 
 
-def test_clip_of_another_size_is_rejected_by_issm(model):
+def test_issm_is_sized_by_the_first_clip_and_rejects_another_size(model, batch):
     model.eval()
-    with torch.no_grad(), pytest.raises(ValueError, match=r"x: expected shape 'b c t h w'.*h=4, w=4, got \(1, 256, 4, 6, 6\)"):
-        model(torch.randn(1, 3, FRAMES, 48, 48))
+    with torch.no_grad():
+        model(batch[0])
+        issm = model.issm
+        assert type(issm) is ISSM and (issm.dim, issm.num_frames, issm.height, issm.width) == (256, 4, 4, 4)
+        with pytest.raises(ValueError, match=r"x: expected shape 'b c t h w'.*h=4, w=4, got \(1, 256, 4, 6, 6\)"):
+            model(torch.randn(1, 3, FRAMES, 48, 48))
 
 
 def test_training_loss_is_cross_entropy_plus_lift_loss(tutorial, model, batch):
@@ -123,7 +129,8 @@ def test_script_prints_shapes_and_losses(tutorial, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "stem: (2, 64, 8, 8, 8)"
     assert lines[3] == "layer3: (2, 256, 2, 2, 2)"
-    assert lines[5] == "X (b, c, t, h, w): (2, 256, 2, 2, 2)"
-    assert lines[6] == "Y_S (b, c, z, h, w): (2, 256, 1, 2, 2)"
-    assert lines[7] == "logits (b, k): (2, 7)"
-    assert lines[8].startswith("loss per step: [") and lines[8].count(",") == 0
+    assert lines[5] == "ISSM built for (c, t, h, w): (256, 2, 2, 2)"
+    assert lines[6] == "X (b, c, t, h, w): (2, 256, 2, 2, 2)"
+    assert lines[7] == "Y_S (b, c, z, h, w): (2, 256, 1, 2, 2)"
+    assert lines[8] == "logits (b, k): (2, 7)"
+    assert lines[9].startswith("loss per step: [") and lines[9].count(",") == 0

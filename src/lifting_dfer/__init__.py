@@ -11,7 +11,7 @@ from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .heads import AttentionPool, ConcatMLPHead
 from .ifdd import IFDD, IFDDOutput
 from .interpolation import interpolate_frames
-from .issm import ISSM
+from .issm import ISSM, LazyISSM
 from .ladm import LADM, LiftingAttention
 from .loss import LiftLoss
 from .models import baseline_2dcnn, baseline_3dvit, create_model, ifdd_2dcnn, ifdd_3dvit, list_models
@@ -26,6 +26,7 @@ __all__ = [
     "AttentionPool",
     "ConcatMLPHead",
     "IFDDOutput",
+    "LazyISSM",
     "LiftLoss",
     "LiftingAttention",
     "MLPBaseline",

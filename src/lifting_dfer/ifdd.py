@@ -7,7 +7,7 @@ from typing import Literal, NamedTuple
 
 from torch import Tensor, nn
 
-from ._checks import check_shape
+from ._checks import check_input
 from .backbones.base import last_stage_shape
 from .heads import AttentionPool
 from .issm import ISSM
@@ -125,7 +125,7 @@ class IFDD(nn.Module):
 
     def forward_features(self, clip: Tensor) -> IFDDOutput:
         """The full :class:`IFDDOutput` in any mode (``model.eval().forward_features(clip).features`` for t-SNE)."""
-        check_shape(clip, "b c t h w", "clip", **self._clip_sizes)
+        clip, _ = check_input(clip, "b c t h w", "clip", **self._clip_sizes)
         x = self.pyramid(self.backbone(clip))  # X: (b, c, t, h, w)
         x_s, x_d, indices = self.issm(x, return_indices=True)
         y_s, y_d = self.ladm(x_s, x_d) if self.ladm is not None else (x_s, x_d)

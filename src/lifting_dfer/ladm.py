@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from ._checks import check_shape
+from ._checks import refuse_scripting
+from ._layout import Layout
 
 __all__ = ["LADM", "LiftingAttention"]
 
@@ -47,7 +48,7 @@ class LiftingAttention(nn.Module):
 class LADM(nn.Module):
     r"""Lifting scheme with learned, mutually conditioned update and predict steps (Eqs. 5-7).
 
-    With tokens ``X_S, X_D = rearrange(x_s / x_d, "b c z h w -> b (z h w) c")``:
+    With tokens ``X_S, X_D = rearrange(x_s / x_d, "b c z h w -> b (z h w) c")`` (from any ``layout``):
 
     - ``order="update_first"`` (IFDD): ``Y_S = X_S + U(X_D | X_S)`` (Eq. 5), then ``Y_D = X_D - P(Y_S | X_D)``
       (Eq. 6), where ``U(A | B)`` attends from ``B`` (queries) to ``A`` (keys, values).
@@ -59,8 +60,8 @@ class LADM(nn.Module):
     ``Y_D`` (the emotion-related dynamics) feeds the classifier; ``Y_S`` is constrained by :class:`LiftLoss`.
 
     Shape:
-        - x_s, x_d: ``(b, c, z, h, w)`` (same shape)
-        - y_s, y_d: ``(b, c, z, h, w)``
+        - x_s, x_d: ``(b, c, z, h, w)`` (same shape, same dtype), or the same axes in ``layout``
+        - y_s, y_d: ``(b, c, z, h, w)``, in the layout of the inputs
 
     Args:
         dim: channels ``c`` (divisible by ``heads``).
@@ -69,12 +70,21 @@ class LADM(nn.Module):
         dropout: dropout on attention weights and in the MLP.
         order: ``"update_first"`` or ``"predict_first"``.
         mutual: cross-group attention (``True``) or self-attention inside each group (``False``).
+        num_frames: ``z``, the frames of each group, if known; ``None`` takes any. Checked on the inputs when
+            given; needed only by a layout that folds the frames into the batch (``"(b z) (h w) c"``).
+        layout: einops pattern of ``x_s, x_d`` over the axes ``b, c, z, h, w``: ``"b c z h w"``, ``"b z h w c"``,
+            tokens ``"b (z h w) c"``, per-frame ``"(b z) c h w"`` or ``"(b z) (h w) c"``; ``y_s, y_d`` come back
+            in it. LADM attends over all ``(z h w)`` tokens of a clip and has no positional terms, so a group of
+            token axes (``"(h w)"``) needs no sizes.
 
     Examples:
         >>> ladm = LADM(64, heads=8)
         >>> y_s, y_d = ladm(torch.randn(2, 64, 4, 7, 7), torch.randn(2, 64, 4, 7, 7))
         >>> y_d.shape
         torch.Size([2, 64, 4, 7, 7])
+        >>> tokens = LADM(64, heads=8, layout="b (z h w) c")
+        >>> tokens(torch.randn(2, 196, 64), torch.randn(2, 196, 64))[1].shape
+        torch.Size([2, 196, 64])
     """
 
     def __init__(
@@ -86,6 +96,8 @@ class LADM(nn.Module):
         dropout: float = 0.0,
         order: Literal["update_first", "predict_first"] = "update_first",
         mutual: bool = True,
+        num_frames: int | None = None,
+        layout: str = "b c z h w",
     ) -> None:
         super().__init__()
         if dim < 1 or heads < 1 or dim % heads:
@@ -96,23 +108,33 @@ class LADM(nn.Module):
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
         if order not in ("update_first", "predict_first"):
             raise ValueError(f"order: expected 'update_first' or 'predict_first', got {order!r}")
+        if num_frames is not None and num_frames < 1:
+            raise ValueError(f"num_frames: expected a positive size or None, got {num_frames}")
+        self.layout = Layout(layout, "b tokens c", tokens=("z", "h", "w"))
+        self.layout.require({"c"} | ({"z"} if num_frames is not None else set()), {"c": "dim", "z": "num_frames"})
         self.dim, self.heads, self.mlp_ratio, self.order, self.mutual = dim, heads, mlp_ratio, order, mutual
+        self.num_frames = num_frames
         self.update = LiftingAttention(dim, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout)
         self.predict = LiftingAttention(dim, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout)
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}, heads={self.heads}, mlp_ratio={self.mlp_ratio:g}, order={self.order!r}, mutual={self.mutual}"
+        return (
+            f"dim={self.dim}, heads={self.heads}, mlp_ratio={self.mlp_ratio:g}, order={self.order!r}, "
+            f"mutual={self.mutual}"
+            + (f", num_frames={self.num_frames}" if self.num_frames is not None else "")
+            + (f", layout={self.layout}" if self.layout.pattern != "b c z h w" else "")
+        )
+
+    __prepare_scriptable__ = refuse_scripting
 
     def forward(self, x_s: Tensor, x_d: Tensor) -> tuple[Tensor, Tensor]:
-        sizes = check_shape(x_s, "b c z h w", "x_s", c=self.dim)
-        check_shape(x_d, "b c z h w", "x_d", **sizes)
-        x_s, x_d = (rearrange(a, "b c z h w -> b (z h w) c") for a in (x_s, x_d))
+        dtype, pins = self.update.to_q.weight.dtype, {"c": self.dim, "z": self.num_frames}
+        x_s, sizes = self.layout.enter(x_s, "x_s", dtype=dtype, dtype_of="LADM's parameters", **pins)
+        x_d, _ = self.layout.enter(x_d, "x_d", dtype=x_s.dtype, dtype_of="x_s", **sizes)  # tokens (b, n, c)
         if self.order == "update_first":
             y_s = x_s + self.update(x_s, x_d if self.mutual else x_s)  # Eq. 5
             y_d = x_d - self.predict(x_d, y_s if self.mutual else x_d)  # Eq. 6
         else:
             y_d = x_d - self.predict(x_d, x_s if self.mutual else x_d)
             y_s = x_s + self.update(x_s, y_d if self.mutual else x_s)
-        unflatten = "b (z h w) c -> b c z h w"
-        dims = {k: sizes[k] for k in ("z", "h", "w")}
-        return rearrange(y_s, unflatten, **dims), rearrange(y_d, unflatten, **dims)
+        return self.layout.leave(y_s, sizes), self.layout.leave(y_d, sizes)

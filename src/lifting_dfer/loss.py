@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_shape
+from ._checks import check_input
 
 __all__ = ["LiftLoss"]
 
@@ -34,7 +34,9 @@ class LiftLoss(nn.Module):
             (Table 4 ablation); any non-empty subset of ``c, t, h, w``.
         delta: Huber threshold.
         weight: factor on the loss (0.1 in the authors' released configuration).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"`` over the remaining elements.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` over the remaining elements. An empty batch (``b = 0``)
+            gives 0 for ``"mean"`` as for ``"sum"`` (with zero gradients), not the NaN of a mean over nothing,
+            which would poison every parameter at the next optimizer step.
 
     Examples:
         >>> x = torch.randn(2, 16, 8, 7, 7)
@@ -64,9 +66,12 @@ class LiftLoss(nn.Module):
         return f"dims={self.dims}, delta={self.delta:g}, weight={self.weight:g}, reduction={self.reduction!r}"
 
     def forward(self, y_s: Tensor, x: Tensor) -> Tensor:
-        sizes = check_shape(y_s, "b c z h w", "y_s")
-        check_shape(x, "b c t h w", "x", b=sizes["b"], c=sizes["c"], t=2 * sizes["z"], h=sizes["h"], w=sizes["w"])
+        y_s, sizes = check_input(y_s, "b c z h w", "y_s")
+        pins = {"b": sizes["b"], "c": sizes["c"], "t": 2 * sizes["z"], "h": sizes["h"], "w": sizes["w"]}
+        x, _ = check_input(x, "b c t h w", "x", **pins)
         trend = x.unflatten(2, (sizes["z"], 2)).mean(3)  # AvgPool_t2: frame pairs (2i, 2i + 1)
         residual = (y_s - trend).mean(dim=[_AXES[d] for d in self.dims])  # Eq. 8
+        if self.reduction == "mean" and residual.numel() == 0:  # an empty batch: nothing to penalise
+            return self.weight * residual.sum()
         loss = F.huber_loss(residual, torch.zeros_like(residual), delta=self.delta, reduction=self.reduction)
         return self.weight * loss  # Eq. 9

@@ -86,7 +86,7 @@ class MobileNetV2Features(MultiscaleBackbone):
         load_weights(self, load_state_dict_file(path), ignore=dropped, source=str(path))
 
     def forward_features(self, clip: Tensor) -> list[Tensor]:
-        b = clip.shape[0]
+        t = clip.shape[2]
         x = self.bn1(self.conv_stem(rearrange(clip, "b c t h w -> (b t) c h w")))
         taps = []
         for i, block in enumerate(self.blocks):
@@ -95,7 +95,7 @@ class MobileNetV2Features(MultiscaleBackbone):
                 taps.append(x)
         out = []
         for x in taps:
-            x = rearrange(x, "(b t) c h w -> b c t h w", b=b)
+            x = rearrange(x, "(b t) c h w -> b c t h w", t=t)  # by t: b may be 0
             if self.frame_stride > 1:  # temporal stride: average groups of frame_stride consecutive frames
                 x = F.avg_pool3d(x, kernel_size=(self.frame_stride, 1, 1))
             out.append(x)

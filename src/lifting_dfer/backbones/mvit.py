@@ -139,6 +139,8 @@ class MViTFeatures(MultiscaleBackbone):
         load_weights(self, state, source=str(path))
 
     def forward_features(self, clip: Tensor) -> list[Tensor]:
+        if clip.shape[0] == 0:  # torchvision's attention pooling cannot reshape an empty batch: nothing to compute
+            return [clip.new_zeros(0, *shape) for shape in self.feature_shapes(*clip.shape[-2:])]
         x = rearrange(self.conv_proj(clip), "b c t h w -> b (t h w) c")
         x = self.pos_encoding(x)  # prepends the class token
         thw = (self.pos_encoding.temporal_size, *self.pos_encoding.spatial_size)
