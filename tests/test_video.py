@@ -98,7 +98,7 @@ def test_read_video_decodes_common_containers(tmp_path, suffix, codec):
     assert np.abs(video.frames.astype(int) - frames).mean() < 8  # lossy codecs: close, not equal
 
 
-@pytest.mark.parametrize("fps", [10.0, 50.0, 25.0, 7.0])
+@pytest.mark.parametrize("fps", [10.0, 25.0, 7.0, 24.9])
 def test_read_video_resamples_by_sample_and_hold(tmp_path, fps):
     n, source_fps = 20, 25
     encode(tmp_path / "v.mkv", index_frames(n), fps=source_fps, codec="ffv1", pix_fmt="bgr0")
@@ -107,6 +107,21 @@ def test_read_video_resamples_by_sample_and_hold(tmp_path, fps):
     expected = [math.floor(k * source_fps / fps + 1e-9) for k in range(math.ceil(n * fps / source_fps - 1e-9))]
     assert video.fps == fps and video.source_fps == source_fps
     assert (video.frames[:, 0, 0, 0] // 5).tolist() == expected
+
+
+@pytest.mark.parametrize("fps", [50.0, 1e9, None])
+def test_rates_at_or_above_the_source_keep_every_frame_once(tmp_path, fps):
+    """Resampling above the source rate would only repeat frames (and --fps 1e9 would never end): it is capped."""
+    encode(tmp_path / "v.mkv", index_frames(20), fps=25, codec="ffv1", pix_fmt="bgr0")
+    video = read_video(tmp_path / "v.mkv", fps=fps)
+    assert video.fps == 25 and (video.frames[:, 0, 0, 0] // 5).tolist() == list(range(20))
+
+
+@pytest.mark.parametrize("fps", [float("inf"), float("nan"), 0, -3.0])
+def test_non_finite_or_non_positive_rates_are_refused(tmp_path, fps):
+    encode(tmp_path / "v.mkv", index_frames(3), codec="ffv1", pix_fmt="bgr0")
+    with pytest.raises(ValueError, match="fps: expected a positive, finite frame rate"):
+        read_video(tmp_path / "v.mkv", fps=fps)
 
 
 def test_read_video_applies_transform_to_kept_frames_only(tmp_path):
@@ -158,7 +173,7 @@ def test_centre_crop_without_detection():
 
 
 def test_square_is_enlarged_and_kept_inside_the_frame():
-    from lifting_dfer.video import _Box  # boxes are (x, y, w, h)
+    from lifting_dfer.video.faces import _Box  # boxes are (x, y, w, h)
 
     cropper = FaceCropper(32, margin=0.5, detect=False)
     assert cropper.square(_Box(40, 30, 20, 10), 100, 200) == (30, 15, 40)  # side (1 + 2*0.5) * 20, centred

@@ -11,7 +11,9 @@ key                value
 ``class_names``    class names in index order
 ``state_dict``     the model's weights (without ``torch.compile``/DDP wrappers' key prefixes)
 ``versions``       ``{"lifting_dfer": ..., "torch": ...}`` that wrote it
-extras             anything passed as keywords: ``epoch``, ``optimizer``, ``config``, ``metrics``, ...
+extras             anything passed as keywords: ``epoch``, ``optimizer``, ``config``, ``metrics``, ...; training
+                   stores ``sampling`` ([`TrainingSampling`][lifting_dfer.video.TrainingSampling]: frames per clip and
+                   the frame rate they imply), which ``predict`` windows videos at
 =================  ===========================================================================================
 
 Writes go to a temporary file in the same folder, are flushed to disk and then ``os.replace``-d onto the target,
