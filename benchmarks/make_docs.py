@@ -271,6 +271,10 @@ def _video_sections(rec: dict) -> list[str]:
     before = ""
     if env.get("before_src"):
         before = f"; before = `{env['before_src']}` (commit `{str(env.get('before_commit'))[:10]}`)"
+    if env.get("before_from"):
+        earlier = env["before_from"]
+        before += (f", its rows taken from an earlier run on the same machine (`python -m benchmarks.video "
+                   f"{' '.join(earlier['argv'])}`, {earlier['date']}) with `--before-from`")  # fmt: skip
     out += [f"IFDD-2DCNN at {settings.get('frames')}x{settings.get('size')} (weights: seed 0; timing does not depend "
             f"on them), CPU, runs with {extra}{before}.", ""]  # fmt: skip
     rows = []

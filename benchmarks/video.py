@@ -177,10 +177,11 @@ def check_fp32_equality(ckpt: Path, video: str) -> dict[str, object]:
     """Streaming predict (fp32, fast paths, per-frame reuse) against the plain model on each window's crops."""
     from lifting_dfer.checkpoint import model_from_checkpoint
     from lifting_dfer.video import TorchBackend, frames_to_clip, predict_video, read_faces
+    from lifting_dfer.video.pipeline import DETECTIONS_PER_SECOND
 
     backend = TorchBackend.from_checkpoint(ckpt, precision="fp32")
     result = predict_video(backend, video)
-    every = max(1, round(result["fps"] / 6.0))
+    every = max(1, round(result["fps"] / DETECTIONS_PER_SECOND))
     frames = read_faces(video, backend.info.input_size, fps=result["fps"], detect_every=every)[0].frames
     model, _ = model_from_checkpoint(ckpt)
     got, want = [], []
@@ -271,6 +272,20 @@ def _tiny_video(path: Path, frames: int = 120, size: int = 64, fps: int = 25) ->
     return str(path)
 
 
+def _earlier_before(path: Path, videos: list[str], num_frames: int, size: int) -> list[Case]:
+    """The ``before`` cases of an earlier record for these videos (same model geometry), as ``Case`` objects."""
+    record = json.loads(path.read_text())
+    settings = record.get("settings", {})
+    if (settings.get("frames"), settings.get("size")) != (num_frames, size):
+        raise SystemExit(f"benchmarks.video: {path} was run at {settings.get('frames')}x{settings.get('size')}")
+    fields = {f for f in Case.__dataclass_fields__}
+    found = [Case(**{k: v for k, v in c.items() if k in fields}) for c in record["cases"]
+             if c["version"] == "before" and c["video"] in videos]  # fmt: skip
+    if not found:
+        raise SystemExit(f"benchmarks.video: {path} has no 'before' case for {', '.join(videos)}")
+    return found
+
+
 def _commit_of(path: Path) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
@@ -286,6 +301,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"videos (default: face_20s.mp4 and face_4min.mp4 in $LIFTING_DFER_MEDIA or {MEDIA})")
     p.add_argument("--before-src", type=Path, default=None,
                    help="src folder of the version to compare with (e.g. ../main/src); no 'before' rows without it")
+    p.add_argument("--before-from", type=Path, default=None,
+                   help="take the 'before' rows from an earlier record (same videos and model) instead of rerunning "
+                   "them (they take an hour on 2 loaded cores)")
     p.add_argument("--native", choices=("first", "all", "none"), default="first",
                    help="videos also run at their native rate (default: the first only)")
     p.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of each run (default: 2)")
@@ -321,16 +339,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 cases.append(Case("after", video, "default", "fp32"))
             if args.native == "all" or (args.native == "first" and i == 0):
                 cases.append(Case("after", video, "native", "auto"))
-            if args.before_src is not None:
+            if args.before_src is not None and args.before_from is None:
                 cases.append(Case("before", video, "default", "fp32"))
         if args.tiny:  # one run through the command line (in this process) keeps the entry point working
             cases.append(Case("after", videos[0], "default", "auto"))
+        earlier = _earlier_before(args.before_from, videos, num_frames, size) if args.before_from else []
         start = time.perf_counter()
         for k, case in enumerate(cases):
             code = src if case.version == "after" else args.before_src.resolve()
             logger.info("case %d/%d: %s %s %s %s", k + 1, len(cases), case.version, Path(case.video).name, case.rate,
                         case.precision)  # fmt: skip
             run_case(case, ckpt, src=code, threads=args.threads, env=env, out=work / f"out{k}", in_process=args.tiny)
+        cases += earlier
         checks: dict[str, dict] = {}
         pair = [c for c in cases if c.version == "after" and c.video == videos[0] and c.rate == "default"
                 and c.backend == "pytorch" and c.status == 0]  # fmt: skip
@@ -349,6 +369,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     env_record["child_env"] = {"OMP_NUM_THREADS": str(args.threads), **env}
     env_record["before_src"] = None if args.before_src is None else str(args.before_src)
     env_record["before_commit"] = None if args.before_src is None else _commit_of(args.before_src)
+    if args.before_from is not None:
+        earlier_env = json.loads(args.before_from.read_text())["env"]
+        env_record["before_from"] = {"file": args.before_from.name, "date": earlier_env["date"],
+                                     "argv": earlier_env["argv"]}  # fmt: skip
+        env_record["before_src"], env_record["before_commit"] = earlier_env["before_src"], earlier_env["before_commit"]
     record = {
         "schema": SCHEMA,
         "kind": "video",

@@ -12,6 +12,7 @@ from torch import nn
 av = pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
 
+from conftest import _encode_video  # noqa: E402
 from lifting_dfer.video import (  # noqa: E402
     FaceCropper,
     clip_to_frames,
@@ -26,14 +27,8 @@ needs_haar = pytest.mark.skipif(not HAAR, reason="this OpenCV has no Haar cascad
 
 
 def encode(path, frames: np.ndarray, *, fps: int = 25, codec: str = "mpeg4", pix_fmt: str = "yuv420p") -> None:
-    """Write uint8 RGB frames (n, h, w, 3) as a video file with PyAV."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = pix_fmt
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
+    """Write uint8 RGB frames (n, h, w, 3) as a video file with PyAV (mpeg4 unless told otherwise)."""
+    _encode_video(path, frames, fps=fps, codec=codec, pix_fmt=pix_fmt)
 
 
 def draw_face(height: int, width: int, cx: int, cy: int, s: int) -> np.ndarray:
@@ -143,6 +138,19 @@ def test_read_video_errors(tmp_path):
     encode(tmp_path / "v.mkv", index_frames(3), codec="ffv1", pix_fmt="bgr0")
     with pytest.raises(ValueError, match="fps"):
         read_video(tmp_path / "v.mkv", fps=0)
+
+
+def test_a_file_that_ends_early_is_reported_with_how_far_it_got(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 256, (60, 32, 32, 3), dtype=np.uint8)
+    faststart = {"movflags": "faststart"}  # the index first, so that the cut file still opens
+    path = _encode_video(tmp_path / "v.mp4", frames, codec="mpeg4", pix_fmt="yuv420p", options=faststart)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the whole file: no warning
+        assert len(read_video(path).frames) == 60
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.warns(UserWarning, match=r"v.mp4: the file ended early: decoded \d+ of the 60 frames it declares"):
+        video = read_video(path)
+    assert 0 < len(video.frames) < 60
 
 
 # --- normalisation -------------------------------------------------------------------------------------------

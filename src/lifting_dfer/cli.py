@@ -179,7 +179,7 @@ def _add_video_arguments(parser: argparse.ArgumentParser, video_help: str) -> No
     parser.add_argument("--no-face-detect", action="store_true", help="centre crops instead of face detection")
     parser.add_argument("--detect-every", type=_positive_int, default=None, metavar="K",
                         help="run the face detector on every K-th frame only, holding its box between (default: "
-                        "about 6 detections per second of video)")
+                        "about 3 detections per second of video)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
 
 
@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--stride", type=_positive_int, default=None, help="frames between window starts "
                          "(default: T0/2)")  # fmt: skip
     predict.add_argument("--format", choices=("json", "csv", "both"), default="both", help="table output format")
-    predict.add_argument("--batch-size", type=_positive_int, default=8, help="windows per forward pass (default: 8)")
+    predict.add_argument("--batch-size", type=_positive_int, default=4, help="windows per forward pass (default: 4)")
     predict.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
                          help="compute precision of the backbone (default: auto, bf16 where the device has native "
                          "bfloat16, else fp32)")  # fmt: skip

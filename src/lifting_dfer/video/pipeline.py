@@ -35,7 +35,7 @@ __all__ = ["DETECTIONS_PER_SECOND", "FRAME_BATCH", "StageTimer", "predict_video"
 #: Frames normalised (and sent through a per-frame backbone) together.
 FRAME_BATCH = 8
 #: Face detections per second of video when ``detect_every`` is left to its default.
-DETECTIONS_PER_SECOND = 6.0
+DETECTIONS_PER_SECOND = 3.0
 
 
 class StageTimer:
@@ -126,7 +126,7 @@ def predict_video(
     face_detect: bool = True,
     detect_every: int | None = None,
     device: str = "cpu",
-    batch_size: int = 8,
+    batch_size: int = 4,
     precision: Literal["fp32", "bf16", "auto"] = "fp32",
     progress: bool = False,
 ) -> dict:
