@@ -122,13 +122,22 @@ class TorchBackend(WindowBackend):
         size, t0 = self.info.input_size, self.info.num_frames
         generator = torch.Generator().manual_seed(0)
         frames = torch.randn(2, 3, size, size, generator=generator).to(self.device)
-        self._trunk, trunk_pairs = fold_batchnorm(self._trunk, frames)
+        small = frames[..., :64, :64] if size > 64 and self._accepts_size(64) else frames  # cheaper, same pairs
+        self._trunk, trunk_pairs = fold_batchnorm(self._trunk, small)
         self._trunk = self._trunk.to(memory_format=torch.channels_last)
         with torch.no_grad():
-            shapes = [s.shape[1:] for s in self._trunk(frames)]
+            shapes = [s.shape[1:] for s in self._trunk(frames[:1])]
         window = [torch.randn(1, c, t0, h, w, generator=generator).to(self.device) for c, h, w in shapes]
         self._head, head_pairs = fold_batchnorm(self._head, *self.model.backbone.temporal_pool(window))
         self.folded = trunk_pairs + head_pairs
+
+    def _accepts_size(self, size: int) -> bool:
+        """Whether the backbone takes ``size x size`` frames (not built for one fixed size)."""
+        try:
+            self.model.backbone.feature_shapes(size, size)
+        except (ValueError, AttributeError):
+            return False
+        return True
 
     def _autocast(self):
         if self.info.precision == "bf16":
