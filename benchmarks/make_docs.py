@@ -294,13 +294,20 @@ def _video_sections(rec: dict) -> list[str]:
                    "peak MB", "decode fr/s", "detect fr/s", "backbone fr/s", "head win/s", "load before / after"],
                   rows)  # fmt: skip
     checks = rec.get("checks", {})
-    if checks:
-        out += ["Checks on the first video (probabilities of every window):", ""]
-        labels = {"fp32_equality": "fp32 streaming predict vs the plain model on each window's crops",
-                  "bf16_gap": "bf16 (`--precision auto` here) vs fp32"}  # fmt: skip
+    labels = {"fp32_equality": "fp32 streaming predict vs the plain model on each window's crops",
+              "bf16_gap": "bf16 (`--precision auto` here) vs fp32"}  # fmt: skip
+    compared = {k: v for k, v in checks.items() if k in labels}
+    if compared:
+        out += [f"Probabilities of every window of `{Path(next(iter(compared.values()))['video']).name}`:", ""]
         out += _table(["check", "max abs difference", "tolerance", "ok"],
-                      [[labels.get(k, k), f"{v['max_abs_diff']:.2e}", f"{v['tol']:g}", "yes" if v["ok"] else "**no**"]
-                       for k, v in checks.items()])  # fmt: skip
+                      [[labels[k], f"{v['max_abs_diff']:.2e}", f"{v['tol']:g}", "yes" if v["ok"] else "**no**"]
+                       for k, v in compared.items()])  # fmt: skip
+    flat = checks.get("flat_memory")
+    if flat:
+        quarters = " / ".join(str(q) for q in flat["quarters_mib"])
+        out += [f"Resident memory while `predict` runs on `{Path(flat['video']).name}` ({flat['frames']} frames; in "
+                f"the benchmark's process, sampled every 0.5 s), largest sample in each quarter of the run: "
+                f"{quarters} MiB (spread {100 * flat['spread']:.1f}%).", ""]  # fmt: skip
     return out + [VIDEO_NOTES, ""]
 
 

@@ -14,9 +14,10 @@ on real face videos, and records per case:
 
 Cases: ``after`` (this checkout) at the default (training-matched) rate in ``--precision auto`` and ``fp32``,
 and at the video's native rate; ``before`` (``--before-src``, e.g. the ``src`` folder of an older checkout, whose
-default is the native rate) on the same videos. Two checks run in this process on the first video: fp32
-probabilities against the plain model on each window (same crops; target 1e-5) and, from the two ``after``
-runs, bf16 against fp32 (target 0.02). Children get ``OMP_NUM_THREADS=--threads`` and any ``--env``.
+default is the native rate) on the same videos. Checks: fp32 probabilities against the plain model on each window
+(same crops, first video, in this process; target 1e-5); bf16 against fp32 from the two ``after`` runs (target
+0.02); resident memory sampled every 0.5 s while the last (longest) video runs in this process, by quarter of the
+run (flat: within 10%). Children get ``OMP_NUM_THREADS=--threads`` and any ``--env``.
 
 Writes ``benchmarks/results/video.json`` (``python -m benchmarks.make_docs`` puts it in ``docs/performance.md``).
 """
@@ -195,6 +196,37 @@ def check_fp32_equality(ckpt: Path, video: str) -> dict[str, object]:
             "max_abs_diff": gap, "tol": FP32_TOL, "ok": gap <= FP32_TOL}  # fmt: skip
 
 
+def check_flat_memory(ckpt: Path, video: str, *, interval: float = 0.5) -> dict[str, object]:
+    """Resident memory sampled while ``predict_video`` runs on ``video`` here: its maximum in each quarter of the
+    run (flat when memory does not grow with the video's length)."""
+    import threading
+
+    from lifting_dfer.video import TorchBackend, predict_video
+
+    def rss_mib() -> int:
+        status = Path("/proc/self/status").read_text().splitlines()
+        return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS"))
+
+    backend = TorchBackend.from_checkpoint(ckpt, precision="auto")
+    samples: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(interval):
+            samples.append(rss_mib())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    result = predict_video(backend, video)
+    done.set()
+    thread.join()
+    q = max(1, len(samples) // 4)
+    quarters = [max(samples[i * q : (i + 1) * q] or [0]) for i in range(3)] + [max(samples[3 * q :] or [0])]
+    spread = max(quarters) / max(1, min(quarters)) - 1
+    return {"video": video, "frames": result["num_frames"], "samples": len(samples), "quarters_mib": quarters,
+            "spread": spread, "tol": PEAK_SPREAD_MAX, "ok": spread <= PEAK_SPREAD_MAX}  # fmt: skip
+
+
 def _targets(cases: list[Case], checks: dict[str, dict]) -> list[dict[str, object]]:
     targets = []
 
@@ -217,6 +249,9 @@ def _targets(cases: list[Case], checks: dict[str, dict]) -> list[dict[str, objec
         add("peak memory spread between videos (max / min - 1)", max(peaks) / min(peaks) - 1, "<=", PEAK_SPREAD_MAX)
     if "fp32_equality" in checks:
         add("fp32: max |p - p(model per window)|", checks["fp32_equality"]["max_abs_diff"], "<=", FP32_TOL)
+    if "flat_memory" in checks:
+        add("resident memory, max of the last quarter of a run vs the first (- 1)", checks["flat_memory"]["spread"],
+            "<=", PEAK_SPREAD_MAX)  # fmt: skip
     if "bf16_gap" in checks:
         add("bf16: max |p(bf16) - p(fp32)|", checks["bf16_gap"]["max_abs_diff"], "<=", BF16_TOL)
     return targets
@@ -362,6 +397,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if not args.no_checks:
             torch.set_num_threads(args.threads)
             checks["fp32_equality"] = check_fp32_equality(ckpt, videos[0])
+            checks["flat_memory"] = check_flat_memory(ckpt, videos[-1])
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     env_record = environment(torch.device("cpu"))
