@@ -242,7 +242,7 @@ VIDEO_NOTES = """\
 - **Real-time factor**: seconds of video per second of wall time of the whole `lifting-dfer predict` command
   (Python start-up, imports, model loading, decoding, face crops, model); in brackets the same inside `predict`
   alone (the JSON's `seconds`), which long videos approach. Peak memory is the command's peak resident set
-  (`ru_maxrss`), imports included (torch, torchvision and timm alone take about 0.7 GB).
+  (`ru_maxrss`), imports and exit included (see the import floor above).
 - **Stages** (items per second, from the JSON's `timing`; the old code has none): decode = source frames decoded
   (every frame is decoded, only the kept ones are converted to RGB), detect = kept frames through the face detector
   and crop, backbone = frames through the 2D trunk (once each: per-frame feature reuse), head = windows classified
@@ -252,7 +252,8 @@ VIDEO_NOTES = """\
   *native* is `--fps native`. *before* is the code given by `--before-src` (its default settings; it decodes every
   frame, keeps every crop in memory and runs the full model on each window).
 - **Load**: the 1-minute load average before and after each run. Other jobs shared the 2 cores, so every absolute
-  figure here is slower than on a quiet machine; before and after ran back to back under the same conditions.
+  figure here is slower than on a quiet machine, and figures move by up to a factor of two between runs as the load
+  does (earlier records are kept in `benchmarks/results/earlier/`). Compare rows by their load.
 - A `--backends pytorch onnxruntime` run adds a row per backend once an `onnxruntime` backend is registered
   (`lifting_dfer.video.register_backend`)."""
 
@@ -291,7 +292,7 @@ def _video_sections(rec: dict) -> list[str]:
             f"{c['load_before']:.1f} / {c['load_after']:.1f}",
         ])  # fmt: skip
     out += _table(["code", "video", "rate", "precision", "backend", "real-time factor: command (predict)", "wall s",
-                   "peak MB", "decode fr/s", "detect fr/s", "backbone fr/s", "head win/s", "load before / after"],
+                   "peak MiB", "decode fr/s", "detect fr/s", "backbone fr/s", "head win/s", "load before / after"],
                   rows)  # fmt: skip
     checks = rec.get("checks", {})
     labels = {"fp32_equality": "fp32 streaming predict vs the plain model on each window's crops",
@@ -302,6 +303,10 @@ def _video_sections(rec: dict) -> list[str]:
         out += _table(["check", "max abs difference", "tolerance", "ok"],
                       [[labels[k], f"{v['max_abs_diff']:.2e}", f"{v['tol']:g}", "yes" if v["ok"] else "**no**"]
                        for k, v in compared.items()])  # fmt: skip
+    floor = checks.get("import_floor")
+    if floor:
+        out += [f"A process that only runs `{floor['code']}` and exits peaks at "
+                f"{floor['peak_rss_bytes'] / 2**20:.0f} MiB: the floor under every peak above.", ""]  # fmt: skip
     flat = checks.get("flat_memory")
     if flat:
         quarters = " / ".join(str(q) for q in flat["quarters_mib"])

@@ -174,6 +174,16 @@ def _run_in_process(argv: list[str]) -> tuple[int, float, int, str, str]:
     return status, time.perf_counter() - start, peak, out.getvalue(), err.getvalue()
 
 
+def import_floor(src: Path, threads: int, env: dict[str, str]) -> dict[str, object]:
+    """Peak RSS of a process that only imports what ``predict`` needs (torch, timm, OpenCV, PyAV, ...) and exits."""
+    child_env = {**os.environ, **env, "PYTHONPATH": str(src), "OMP_NUM_THREADS": str(threads)}
+    code = "import lifting_dfer.cli, lifting_dfer.video, cv2, av"
+    status, wall, peak, _, stderr = _popen_with_rusage([sys.executable, "-c", code], child_env)
+    if status != 0:
+        raise SystemExit(f"benchmarks.video: importing lifting_dfer failed: {stderr.strip()[-500:]}")
+    return {"code": code, "peak_rss_bytes": peak, "wall_s": wall}
+
+
 def check_fp32_equality(ckpt: Path, video: str) -> dict[str, object]:
     """Streaming predict (fp32, fast paths, per-frame reuse) against the plain model on each window's crops."""
     from lifting_dfer.checkpoint import model_from_checkpoint
@@ -242,7 +252,7 @@ def _targets(cases: list[Case], checks: dict[str, dict]) -> list[dict[str, objec
             add(f"real-time factor, {label}", c.rtf, ">=", RTF_DEFAULT_MIN)
         else:
             add(f"real-time factor, {label} (aim)", c.rtf, ">=", RTF_NATIVE_AIM)
-        add(f"peak resident memory GB, {label}", c.peak_rss_bytes / 2**30, "<=", PEAK_MAX_BYTES / 2**30)
+        add(f"peak resident memory GiB, {label}", c.peak_rss_bytes / 2**30, "<=", PEAK_MAX_BYTES / 2**30)
     default = [c for c in after if c.rate == "default" and c.precision == "auto"]
     if len(default) >= 2:
         peaks = [c.peak_rss_bytes for c in default]
@@ -379,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if args.tiny:  # one run through the command line (in this process) keeps the entry point working
             cases.append(Case("after", videos[0], "default", "auto"))
         earlier = _earlier_before(args.before_from, videos, num_frames, size) if args.before_from else []
+        checks: dict[str, dict] = {"import_floor": import_floor(src, args.threads, env)}
         start = time.perf_counter()
         for k, case in enumerate(cases):
             code = src if case.version == "after" else args.before_src.resolve()
@@ -386,7 +397,6 @@ def main(argv: Sequence[str] | None = None) -> dict:
                         case.precision)  # fmt: skip
             run_case(case, ckpt, src=code, threads=args.threads, env=env, out=work / f"out{k}", in_process=args.tiny)
         cases += earlier
-        checks: dict[str, dict] = {}
         pair = [c for c in cases if c.version == "after" and c.video == videos[0] and c.rate == "default"
                 and c.backend == "pytorch" and c.status == 0]  # fmt: skip
         by_precision = {c.precision: c for c in pair}
