@@ -21,6 +21,7 @@ REGENERATE = """\
 ```bash
 python -m benchmarks.run              # CPU: ~10-15 min on 2 cores; writes benchmarks/results/cpu.json
 bash benchmarks/gpu.sh                # on a CUDA machine: benchmarks/results/gpu.json and cuda.json
+python -m benchmarks.video --before-src ../main/src   # predict on real videos (~1 h under load): video.json
 python -m benchmarks.make_docs        # this page, from benchmarks/results/*.json
 ```"""
 
@@ -80,7 +81,7 @@ def _env_line(rec: dict) -> str:
     env = rec["env"]
     dirty = " (uncommitted changes)" if env.get("dirty") else ""
     rounds = rec.get("settings", {}).get("rounds")
-    module = "benchmarks.run" if rec.get("kind") == "run" else "benchmarks.gpu"
+    module = {"run": "benchmarks.run", "video": "benchmarks.video"}.get(rec.get("kind"), "benchmarks.gpu")
     command = " ".join([f"python -m {module}", *env.get("argv", [])])
     return (
         f"*`{command}`: {env['device_name']}, {env['threads']} threads, torch {env['torch']}, Python {env['python']}, "
@@ -237,6 +238,84 @@ def _gpu_sections(rec: dict) -> list[str]:
     return out
 
 
+VIDEO_NOTES = """\
+- **Real-time factor**: seconds of video per second of wall time of the whole `lifting-dfer predict` command
+  (Python start-up, imports, model loading, decoding, face crops, model); in brackets the same inside `predict`
+  alone (the JSON's `seconds`), which long videos approach. Peak memory is the command's peak resident set
+  (`ru_maxrss`), imports and exit included (see the import floor above).
+- **Stages** (items per second, from the JSON's `timing`; the old code has none): decode = source frames decoded
+  (every frame is decoded, only the kept ones are converted to RGB), detect = kept frames through the face detector
+  and crop, backbone = frames through the 2D trunk (once each: per-frame feature reuse), head = windows classified
+  from cached features (pyramid, ISSM, LADM, classifier).
+- **Rates**: *default* is the checkpoint's training rate (`sampling` record: DFEW, 16 frames over 3.08 s, i.e.
+  5.19 fps) for the new code, and the video's own rate (30 fps) for the old code, which had no such record;
+  *native* is `--fps native`. *before* is the code given by `--before-src` (its default settings; it decodes every
+  frame, keeps every crop in memory and runs the full model on each window).
+- **Load**: the 1-minute load average before and after each run. Other jobs shared the 2 cores, so every absolute
+  figure here is slower than on a quiet machine, and figures move by up to a factor of two between runs as the load
+  does (earlier records are kept in `benchmarks/results/earlier/`). Compare rows by their load.
+- A `--backends pytorch onnxruntime` run adds a row per backend once an `onnxruntime` backend is registered
+  (`lifting_dfer.video.register_backend`)."""
+
+
+def _rate(rec_case: dict, stage: str) -> str:
+    value = ((rec_case["result"].get("timing") or {}).get(stage) or {}).get("per_second")
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _video_sections(rec: dict) -> list[str]:
+    """Markdown for one ``benchmarks.video`` record: cases, checks, notes."""
+    env = rec["env"]
+    settings = rec.get("settings", {})
+    extra = ", ".join(f"`{k}={v}`" for k, v in env.get("child_env", {}).items())
+    out = [_env_line(rec), ""]
+    before = ""
+    if env.get("before_src"):
+        before = f"; before = `{env['before_src']}` (commit `{str(env.get('before_commit'))[:10]}`)"
+    if env.get("before_from"):
+        earlier = env["before_from"]
+        before += (f", its rows taken from an earlier run on the same machine (`python -m benchmarks.video "
+                   f"{' '.join(earlier['argv'])}`, {earlier['date']}) with `--before-from`")  # fmt: skip
+    out += [f"IFDD-2DCNN at {settings.get('frames')}x{settings.get('size')} (weights: seed 0; timing does not depend "
+            f"on them), CPU, runs with {extra}{before}.", ""]  # fmt: skip
+    rows = []
+    for c in rec["cases"]:
+        res = c["result"]
+        inside = res.get("seconds") and c.get("video_s") and c["video_s"] / res["seconds"]
+        rtf = "-" if c.get("rtf") is None else f"**{c['rtf']:.2f}**" + (f" ({inside:.2f})" if inside else "")
+        fps = res.get("fps")
+        rows.append([
+            c["version"], Path(c["video"]).name, c["rate"] + ("" if fps is None else f" ({fps:.2f} fps)"),
+            res.get("precision") or "fp32", c.get("backend", "pytorch"), rtf, f"{c['wall_s']:.1f}",
+            _mb(c.get("peak_rss_bytes")).split(".")[0],
+            *(_rate(c, stage) for stage in ("decode", "detect", "backbone", "head")),
+            f"{c['load_before']:.1f} / {c['load_after']:.1f}",
+        ])  # fmt: skip
+    out += _table(["code", "video", "rate", "precision", "backend", "real-time factor: command (predict)", "wall s",
+                   "peak MiB", "decode fr/s", "detect fr/s", "backbone fr/s", "head win/s", "load before / after"],
+                  rows)  # fmt: skip
+    checks = rec.get("checks", {})
+    labels = {"fp32_equality": "fp32 streaming predict vs the plain model on each window's crops",
+              "bf16_gap": "bf16 (`--precision auto` here) vs fp32"}  # fmt: skip
+    compared = {k: v for k, v in checks.items() if k in labels}
+    if compared:
+        out += [f"Probabilities of every window of `{Path(next(iter(compared.values()))['video']).name}`:", ""]
+        out += _table(["check", "max abs difference", "tolerance", "ok"],
+                      [[labels[k], f"{v['max_abs_diff']:.2e}", f"{v['tol']:g}", "yes" if v["ok"] else "**no**"]
+                       for k, v in compared.items()])  # fmt: skip
+    floor = checks.get("import_floor")
+    if floor:
+        out += [f"A process that only runs `{floor['code']}` and exits peaks at "
+                f"{floor['peak_rss_bytes'] / 2**20:.0f} MiB: the floor under every peak above.", ""]  # fmt: skip
+    flat = checks.get("flat_memory")
+    if flat:
+        quarters = " / ".join(str(q) for q in flat["quarters_mib"])
+        out += [f"Resident memory while `predict` runs on `{Path(flat['video']).name}` ({flat['frames']} frames; in "
+                f"the benchmark's process, sampled every 0.5 s), largest sample in each quarter of the run: "
+                f"{quarters} MiB (spread {100 * flat['spread']:.1f}%).", ""]  # fmt: skip
+    return out + [VIDEO_NOTES, ""]
+
+
 def render(records: Sequence[dict]) -> str:
     """The Markdown page for ``records`` (see :func:`load_records`)."""
     lines = [
@@ -252,7 +331,8 @@ def render(records: Sequence[dict]) -> str:
     ]
     runs = [r for r in records if r.get("kind") == "run"]
     gpus = [r for r in records if r.get("kind") == "gpu"]
-    targets = [(r, t) for r in runs for t in r.get("targets", [])]
+    videos = [r for r in records if r.get("kind") == "video"]
+    targets = [(r, t) for r in runs + videos for t in r.get("targets", [])]
     if targets:
         lines += ["## Targets", ""]
         lines += _table(
@@ -267,6 +347,9 @@ def render(records: Sequence[dict]) -> str:
             lines += ["Ratios measured in the same run; absolute times depend on the machine and its load and "
                       "are kept in the JSON file only.", ""]  # fmt: skip
         lines += _run_sections(rec, absolute=not cpu)
+    for rec in videos:
+        lines += ["## Video inference: `python -m benchmarks.video`", ""]
+        lines += _video_sections(rec)
     lines += ["## GPU: `benchmarks/gpu.sh`", ""]
     if gpus:
         for rec in gpus:

@@ -58,3 +58,24 @@ LAYOUTS = (
 def layouts(time: str = "t") -> st.SearchStrategy[str]:
     """Einops layouts of a video feature tensor, with ``time`` naming its frame axis."""
     return st.sampled_from([layout.format(t=time) for layout in LAYOUTS])
+
+
+def _encode_video(path, frames, *, fps: int = 25, codec: str = "ffv1", pix_fmt: str = "bgr0", options=None):
+    """Write uint8 RGB frames ``(n, h, w, 3)`` as a video file with PyAV (lossless ffv1 by default); ``path``."""
+    import av
+
+    with av.open(str(path), "w", options=options or {}) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = pix_fmt
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.fixture
+def encode_video():
+    """``encode_video(path, frames, fps=25, codec="ffv1", pix_fmt="bgr0", options=None)`` writes a test video."""
+    pytest.importorskip("av")
+    return _encode_video

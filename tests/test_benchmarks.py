@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,27 @@ def test_check_data_benchmark_writes_its_fixture_and_record(tmp_path):
     records = json.loads(out.read_text())
     assert [(r["frames"], r["clips"]) for r in records] == [("16f", 12), ("all", 12)]
     assert records[0]["frame_files"] == 12 * 16 and records[1]["frame_files"] >= 12 * 11
+
+
+def test_video_benchmark_runs_predict_and_its_checks_on_a_tiny_video(tmp_path, one_thread):
+    from benchmarks import video
+
+    record = video.main(["--tiny", "--out", str(tmp_path / "video.json")])
+    assert json.loads((tmp_path / "video.json").read_text())["kind"] == "video"
+    (case,) = record["cases"]
+    assert case["status"] == 0 and case["rtf"] > 0 and case["peak_rss_bytes"] > 0
+    assert case["result"]["windows"] >= 2 and case["result"]["fps"] < 25  # the checkpoint's training rate
+    assert {"decode", "backbone", "head"} <= set(case["result"]["timing"])
+    check = record["checks"]["fp32_equality"]
+    assert check["ok"] and check["reuses_frames"] and check["windows"] == case["result"]["windows"]
+    page = make_docs.render([{**record, "tiny": False, "_file": "video.json"}])
+    assert "## Video inference: `python -m benchmarks.video`" in page and "| after | tiny.mp4 | default" in page
+
+
+def test_video_benchmark_measures_the_peak_memory_of_each_child():
+    from benchmarks.video import _popen_with_rusage
+
+    code = "b = bytearray(200 << 20); b[::4096] = bytes(len(b[::4096])); print('ok')"  # 200 MB, every page touched
+    status, wall, peak, out, _ = _popen_with_rusage([sys.executable, "-c", code], dict(os.environ))
+    assert (status, out.strip()) == (0, "ok") and wall > 0
+    assert 200 << 20 <= peak < 400 << 20

@@ -105,7 +105,7 @@ def test_predict_matches_the_model_on_the_same_crops(files, tmp_path):
 
     out = tmp_path / "out"
     argv = ("predict", files / "face.mp4", "--checkpoint", files / "ifdd.pt", "--output-dir", out, "--device", "cpu")
-    assert run(*argv, "--stride", "16", "--format", "json", "--no-plot", "--no-face-detect") == 0
+    assert run(*argv, "--stride", "16", "--format", "json", "--no-plot", "--no-face-detect", "--precision", "fp32") == 0
     assert sorted(p.name for p in out.iterdir()) == ["face.json"]
     result = json.loads((out / "face.json").read_text())
     assert [(w["start_frame"], w["end_frame"]) for w in result["windows"]] == [(0, 8), (16, 24), (32, 40)]
@@ -150,8 +150,30 @@ def test_predict_errors_are_one_clear_line(files, tmp_path, capsys):
 
     video = files / "face.mp4"
     assert "checkpoint" in error_of(capsys, "predict", video, "--checkpoint", tmp_path / "missing.pt", *out)
-    assert "--stride" in error_of(capsys, "predict", video, "--checkpoint", ckpt, "--stride", "0", *out)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--stride", "0", "expected a positive integer, got 0"),
+        ("--batch-size", "0", "expected a positive integer, got 0"),
+        ("--batch-size", "-1", "expected a positive integer, got -1"),
+        ("--detect-every", "0", "expected a positive integer, got 0"),
+        ("--fps", "inf", "expected a positive, finite frame rate (or native), got inf"),
+        ("--fps", "nan", "expected a positive, finite frame rate (or native), got nan"),
+        ("--fps", "0", "expected a positive, finite frame rate (or native), got 0"),
+        ("--fps", "fast", "expected a frame rate (frames per second) or native, got 'fast'"),
+    ],
+)
+def test_bad_numbers_are_refused_while_parsing_the_arguments(files, tmp_path, capsys, option, value, message):
+    """Before: --batch-size 0 / -1 gave raw Python errors after decoding; --fps inf never returned."""
+    argv = ["predict", files / "face.mp4", "--checkpoint", files / "ifdd.pt", "--output-dir", tmp_path / "out"]
+    with pytest.raises(SystemExit) as exit_info:
+        run(*argv, option, value)
+    assert exit_info.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_predict_rejects_checkpoints_of_another_model(files, tmp_path, capsys):
@@ -235,3 +257,96 @@ def test_train_and_evaluate_hand_all_arguments_to_the_training_code(monkeypatch,
     monkeypatch.setattr(training, function, lambda argv: calls.append(argv) or 3)
     assert main([command, "--help", "--fold", "2", "best.pt"]) == 3
     assert calls == [["--help", "--fold", "2", "best.pt"]]
+
+
+def test_output_dir_that_is_a_file_is_refused_before_any_work(files, tmp_path, capsys):
+    """Before: a traceback once the model had run. Checked first: the missing checkpoint is not even looked at."""
+    (tmp_path / "taken").write_text("not a folder")
+    argv = ("predict", files / "face.mp4", "--checkpoint", tmp_path / "missing.pt", "--output-dir", tmp_path / "taken")
+    err = error_of(capsys, *argv)
+    assert err == f"lifting-dfer predict: error: --output-dir: {tmp_path / 'taken'} exists and is not a folder\n"
+
+
+def test_more_bad_inputs_are_one_clear_line(files, tmp_path, capsys):
+    ckpt, out = files / "ifdd.pt", ("--output-dir", tmp_path / "out", "--device", "cpu")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    assert "cannot read video" in error_of(capsys, "predict", tmp_path / "empty.mp4", "--checkpoint", ckpt, *out)
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "notes.txt").write_text("hello")
+    err = error_of(capsys, "predict", tmp_path / "nothing", "--checkpoint", ckpt, *out)
+    assert err.startswith(f"lifting-dfer predict: error: no video files in the folder {tmp_path / 'nothing'}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def truncate(path, fraction=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
+def test_truncated_video_is_reported_with_how_far_it_got(tmp_path, capsys, files):
+    """Before: the first frames were decoded and the command exited 0 without a word."""
+    video = tmp_path / "cut.mp4"
+    with av.open(str(video), "w", options={"movflags": "faststart"}) as container:  # index first: still readable
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.height = stream.width = 64
+        stream.pix_fmt = "yuv420p"
+        for frame in np.random.default_rng(0).integers(0, 256, (60, 64, 64, 3), dtype=np.uint8):  # even sizes
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    truncate(video)
+    argv = ("predict", video, "--checkpoint", files / "ifdd.pt", "--output-dir", tmp_path / "out", "--no-plot")
+    assert run(*argv, "--device", "cpu", "--no-face-detect") == 0
+    err = capsys.readouterr().err
+    assert f"warning: {video}: the file ended early: decoded " in err and "of the 60 frames it declares" in err
+
+
+def test_folder_of_videos_gives_outputs_per_video_and_skips_unreadable_ones(files, tmp_path, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    encode(folder / "b_face.mp4", face_frames(24))
+    (folder / "a_face.avi").write_bytes((files / "face.mp4").read_bytes())
+    (folder / "broken.mp4").write_text("not a video\n" * 10)
+    (folder / "notes.txt").write_text("ignored")
+    out = tmp_path / "out"
+    argv = ("predict", folder, "--checkpoint", files / "ifdd.pt", "--output-dir", out, "--format", "json")
+    assert run(*argv, "--no-plot", "--device", "cpu") == 1  # some files skipped
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["a_face.json", "b_face.json"]
+    assert f"skipped {folder / 'broken.mp4'}: cannot read video" in captured.err
+    table = captured.out.split("\n\n")[-1].splitlines()
+    assert table[0].split()[:3] == ["video", "seconds", "frames"]
+    rows = {line.split()[0]: line for line in table[2:]}
+    assert list(rows) == ["a_face.avi", "b_face.mp4", "broken.mp4"]
+    assert rows["a_face.avi"].split()[2] == "40" and rows["a_face.avi"].endswith("ok")
+    assert "skipped: cannot read video" in rows["broken.mp4"]
+
+
+def test_first_line_names_the_rate_training_rate_by_default(files, tmp_path, capsys):
+    from lifting_dfer.video import training_sampling
+
+    sampling = training_sampling("dfew", 8)._replace(fps=5.0).to_dict()
+    model = create_model("ifdd_2dcnn", **ARCH_KWARGS)
+    ckpt = save_checkpoint(tmp_path / "new.pt", model, arch="ifdd_2dcnn", arch_kwargs=ARCH_KWARGS, class_names=NAMES,
+                           sampling=sampling)  # fmt: skip
+    out = tmp_path / "out"
+    argv = ("predict", files / "face.mp4", "--output-dir", out, "--format", "json", "--no-plot", "--device", "cpu")
+    assert run(*argv, "--checkpoint", ckpt) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("sampling at 5.00 fps, the training rate of the checkpoint (DFEW: 8 frames over")
+    result = json.loads((out / "face.json").read_text())
+    assert result["fps"] == 5.0 and result["num_frames"] == 8  # 1.6 s at 25 fps
+    assert result["sampling"]["origin"] == "training" and result["sampling"]["training"] == sampling
+    assert run(*argv, "--checkpoint", ckpt, "--fps", "native") == 0
+    assert capsys.readouterr().out.startswith("sampling at each video's own frame rate (--fps native)")
+    assert run(*argv, "--checkpoint", files / "ifdd.pt") == 0  # an older checkpoint: today's behaviour, one note
+    assert capsys.readouterr().out.startswith("note: the checkpoint does not record the frame rate")
+    assert json.loads((out / "face.json").read_text())["fps"] == 25
+
+
+def test_rates_above_the_videos_are_capped_with_a_warning(files, tmp_path, capsys):
+    argv = ("predict", files / "face.mp4", "--checkpoint", files / "ifdd.pt", "--output-dir", tmp_path / "out")
+    assert run(*argv, "--fps", "1e9", "--format", "json", "--no-plot", "--device", "cpu") == 0
+    err = capsys.readouterr().err
+    assert "1e+09 fps is above the video's 25.00 fps: using 25.00 fps" in err
+    assert json.loads((tmp_path / "out" / "face.json").read_text())["num_frames"] == 40

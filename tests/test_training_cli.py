@@ -68,6 +68,8 @@ def test_default_run_trains_and_writes_every_output(demo_run):
     assert ckpt["arch"] == "ifdd_2dcnn" and ckpt["input_size"] == 32
     assert ckpt["arch_kwargs"] == {"num_classes": 7, "num_frames": 4, "image_size": 32}
     assert ckpt["epoch"] == test["summary"]["best_epoch"]
+    # how the clips were sampled, for predict's default frame rate (synthetic clips have no time base)
+    assert ckpt["sampling"] == {"dataset": "synthetic", "frames_per_clip": 4, "clip_seconds": None, "fps": None}
 
 
 def test_evaluate_script_writes_json_and_png_matching_the_runs_test_metrics(demo_run, tmp_path, capsys):

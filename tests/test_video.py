@@ -12,6 +12,7 @@ from torch import nn
 av = pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
 
+from conftest import _encode_video  # noqa: E402
 from lifting_dfer.video import (  # noqa: E402
     FaceCropper,
     clip_to_frames,
@@ -26,14 +27,8 @@ needs_haar = pytest.mark.skipif(not HAAR, reason="this OpenCV has no Haar cascad
 
 
 def encode(path, frames: np.ndarray, *, fps: int = 25, codec: str = "mpeg4", pix_fmt: str = "yuv420p") -> None:
-    """Write uint8 RGB frames (n, h, w, 3) as a video file with PyAV."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = pix_fmt
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
+    """Write uint8 RGB frames (n, h, w, 3) as a video file with PyAV (mpeg4 unless told otherwise)."""
+    _encode_video(path, frames, fps=fps, codec=codec, pix_fmt=pix_fmt)
 
 
 def draw_face(height: int, width: int, cx: int, cy: int, s: int) -> np.ndarray:
@@ -98,7 +93,7 @@ def test_read_video_decodes_common_containers(tmp_path, suffix, codec):
     assert np.abs(video.frames.astype(int) - frames).mean() < 8  # lossy codecs: close, not equal
 
 
-@pytest.mark.parametrize("fps", [10.0, 50.0, 25.0, 7.0])
+@pytest.mark.parametrize("fps", [10.0, 25.0, 7.0, 24.9])
 def test_read_video_resamples_by_sample_and_hold(tmp_path, fps):
     n, source_fps = 20, 25
     encode(tmp_path / "v.mkv", index_frames(n), fps=source_fps, codec="ffv1", pix_fmt="bgr0")
@@ -107,6 +102,21 @@ def test_read_video_resamples_by_sample_and_hold(tmp_path, fps):
     expected = [math.floor(k * source_fps / fps + 1e-9) for k in range(math.ceil(n * fps / source_fps - 1e-9))]
     assert video.fps == fps and video.source_fps == source_fps
     assert (video.frames[:, 0, 0, 0] // 5).tolist() == expected
+
+
+@pytest.mark.parametrize("fps", [50.0, 1e9, None])
+def test_rates_at_or_above_the_source_keep_every_frame_once(tmp_path, fps):
+    """Resampling above the source rate would only repeat frames (and --fps 1e9 would never end): it is capped."""
+    encode(tmp_path / "v.mkv", index_frames(20), fps=25, codec="ffv1", pix_fmt="bgr0")
+    video = read_video(tmp_path / "v.mkv", fps=fps)
+    assert video.fps == 25 and (video.frames[:, 0, 0, 0] // 5).tolist() == list(range(20))
+
+
+@pytest.mark.parametrize("fps", [float("inf"), float("nan"), 0, -3.0])
+def test_non_finite_or_non_positive_rates_are_refused(tmp_path, fps):
+    encode(tmp_path / "v.mkv", index_frames(3), codec="ffv1", pix_fmt="bgr0")
+    with pytest.raises(ValueError, match="fps: expected a positive, finite frame rate"):
+        read_video(tmp_path / "v.mkv", fps=fps)
 
 
 def test_read_video_applies_transform_to_kept_frames_only(tmp_path):
@@ -128,6 +138,19 @@ def test_read_video_errors(tmp_path):
     encode(tmp_path / "v.mkv", index_frames(3), codec="ffv1", pix_fmt="bgr0")
     with pytest.raises(ValueError, match="fps"):
         read_video(tmp_path / "v.mkv", fps=0)
+
+
+def test_a_file_that_ends_early_is_reported_with_how_far_it_got(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 256, (60, 32, 32, 3), dtype=np.uint8)
+    faststart = {"movflags": "faststart"}  # the index first, so that the cut file still opens
+    path = _encode_video(tmp_path / "v.mp4", frames, codec="mpeg4", pix_fmt="yuv420p", options=faststart)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the whole file: no warning
+        assert len(read_video(path).frames) == 60
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.warns(UserWarning, match=r"v.mp4: the file ended early: decoded \d+ of the 60 frames it declares"):
+        video = read_video(path)
+    assert 0 < len(video.frames) < 60
 
 
 # --- normalisation -------------------------------------------------------------------------------------------
@@ -158,7 +181,7 @@ def test_centre_crop_without_detection():
 
 
 def test_square_is_enlarged_and_kept_inside_the_frame():
-    from lifting_dfer.video import _Box  # boxes are (x, y, w, h)
+    from lifting_dfer.video.faces import _Box  # boxes are (x, y, w, h)
 
     cropper = FaceCropper(32, margin=0.5, detect=False)
     assert cropper.square(_Box(40, 30, 20, 10), 100, 200) == (30, 15, 40)  # side (1 + 2*0.5) * 20, centred

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 from .backbones.base import last_stage_shape
@@ -52,4 +54,8 @@ class MLPBaseline(nn.Module):
 
     def forward(self, clip: Tensor) -> Tensor:
         """Logits ``(b, k)``."""
-        return self.head(self.backbone(clip)[-1])
+        return self.forward_head(self.backbone(clip))
+
+    def forward_head(self, stages: Sequence[Tensor]) -> Tensor:
+        """Logits ``(b, k)`` from the backbone's stage features ``[(b, c_j, t, h_j, w_j)]`` (the last one is used)."""
+        return self.head(stages[-1])

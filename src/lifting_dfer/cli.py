@@ -17,16 +17,15 @@ See ``docs/cli.md`` for the outputs and the JSON schema.
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import json
 import logging
+import math
 import pickle
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 
@@ -90,111 +89,40 @@ def checkpoint_geometry(ckpt: dict) -> tuple[int, int]:
     return num_frames, int(size)
 
 
-class _Loaded(NamedTuple):
-    model: torch.nn.Module
-    ckpt: dict
-    num_frames: int
-    input_size: int
-    class_names: list[str]
-    device: torch.device
-
-
-def _load_for_video(args: argparse.Namespace) -> _Loaded:
-    """Checks and loading shared by ``predict`` and ``explain`` (the video is checked before the model loads)."""
-    if not Path(args.video).exists():
-        raise FileNotFoundError(f"video not found: {args.video}")
-    device = _device(args.device)
-    model, ckpt = load_model(args.checkpoint, device=device)
-    return _Loaded(model, ckpt, *checkpoint_geometry(ckpt), list(ckpt.get("class_names") or []), device)
-
-
-def _write_csv(result: dict, path: Path) -> None:
-    names = result["class_names"]
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["start_frame", "end_frame", "start_time", "end_time", "top", *names])
-        for w in result["windows"]:
-            times = (f"{w['start_time']:.4f}", f"{w['end_time']:.4f}")
-            probs = [f"{w['probabilities'][n]:.6f}" for n in names]
-            writer.writerow([w["start_frame"], w["end_frame"], *times, w["top"], *probs])
-
-
 def _predict(args: argparse.Namespace) -> int:
-    from .video import predict_video
+    from .video.command import run_predict
 
-    if args.stride is not None and args.stride < 1:
-        raise CommandError(f"--stride: expected a positive number of frames, got {args.stride}")
-    video, loaded = Path(args.video), _load_for_video(args)
-    result = predict_video(
-        loaded.model,
-        video,
-        num_frames=loaded.num_frames,
-        input_size=loaded.input_size,
-        class_names=loaded.class_names,
-        stride=args.stride,
-        fps=args.fps,
-        face_detect=not args.no_face_detect,
-        detect_every=args.detect_every,
-        device=loaded.device,
-        batch_size=args.batch_size,
-    )
-    extra = {"checkpoint": str(args.checkpoint), "arch": loaded.ckpt.get("arch"), "input_size": loaded.input_size}
-    result = {**result, **extra}
-
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    if args.format in ("json", "both"):
-        written.append(out_dir / f"{video.stem}.json")
-        written[-1].write_text(json.dumps(result, indent=2) + "\n")
-    if args.format in ("csv", "both"):
-        written.append(out_dir / f"{video.stem}.csv")
-        _write_csv(result, written[-1])
-    if not args.no_plot:
-        from .viz import plot_timeline
-
-        written.append(plot_timeline(result, out_dir / f"{video.stem}_timeline.png"))
-    counts = result["face_detection"]
-    print(
-        f"{video.name}: {result['num_frames']} frames at {result['fps']:.2f} fps, {len(result['windows'])} windows "
-        f"of {loaded.num_frames} frames; face found on {counts['frames_with_face']} frames"
-    )
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return run_predict(args)
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .video import frames_to_clip, read_faces
-    from .viz import gradcam, plot_gradcam, plot_split_indices
+    from .video.command import run_explain
 
-    video, loaded = Path(args.video), _load_for_video(args)
-    num_frames, class_names = loaded.num_frames, loaded.class_names
-    face_detect, every = not args.no_face_detect, args.detect_every
-    frames = read_faces(video, loaded.input_size, fps=args.fps, face_detect=face_detect, detect_every=every)[0].frames
-    if not 0 <= args.start <= len(frames) - num_frames:
-        raise CommandError(
-            f"--start: the window of {num_frames} frames must start in [0, {len(frames) - num_frames}] "
-            f"for a video of {len(frames)} frames, got {args.start}"
-        )
-    target = None
-    if args.target is not None:
-        if args.target not in class_names:
-            raise CommandError(f"--target: expected one of {', '.join(class_names)}, got {args.target!r}")
-        target = class_names.index(args.target)
-    window = frames[args.start : args.start + num_frames]
-    result = gradcam(loaded.model, frames_to_clip(window).to(loaded.device), target=target)
-    out_dir = Path(args.output_dir)
-    stem = f"{video.stem}_{args.start:05d}"
-    title = f"{video.name}, frames {args.start}-{args.start + num_frames - 1}"
-    written = [
-        plot_split_indices(window, result.i_s, result.i_d, out_dir / f"{stem}_indices.png", title=title),
-        plot_gradcam(window, result, out_dir / f"{stem}_gradcam.png", class_names=class_names),
-    ]
-    print(f"{title}: Grad-CAM for {class_names[result.target]}")
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return run_explain(args)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _frame_rate(text: str) -> float | str:
+    """argparse type of ``--fps``: a positive, finite number of frames per second, or ``native``."""
+    if text == "native":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a frame rate (frames per second) or native, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive, finite frame rate (or native), got {text}")
+    return value
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -243,14 +171,17 @@ def _delegate(command: str, argv: Sequence[str]) -> int:
     return 0 if status is None else int(status)
 
 
-def _add_video_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", metavar="VIDEO", help="video file (mp4, avi, mov, mkv, ...)")
+def _add_video_arguments(parser: argparse.ArgumentParser, video_help: str) -> None:
+    parser.add_argument("video", metavar="VIDEO", help=video_help)
     parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="a lifting_dfer checkpoint (.pt)")
     parser.add_argument("--output-dir", default="predictions", help="where outputs go (default: ./predictions)")
-    parser.add_argument("--fps", type=float, default=None, help="resample the video to this frame rate first")
+    parser.add_argument("--fps", type=_frame_rate, default=None, metavar="F",
+                        help="frames per second the video is sampled at, or 'native' for its own rate (default: the "
+                        "rate of the checkpoint's training clips; never above the video's rate)")
     parser.add_argument("--no-face-detect", action="store_true", help="centre crops instead of face detection")
-    parser.add_argument("--detect-every", type=int, default=1, metavar="K",
-                        help="run the face detector on every K-th frame only, holding its box between (default: 1)")
+    parser.add_argument("--detect-every", type=_positive_int, default=None, metavar="K",
+                        help="run the face detector on every K-th frame only, holding its box between (default: "
+                        "about 3 detections per second of video)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
 
 
@@ -262,13 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser(
         "predict",
         help="per-window emotion probabilities of a video (JSON/CSV) and a timeline plot",
-        description="Decode VIDEO, crop the face of every frame, classify windows of T0 frames (T0 and the "
-        "input size come from the checkpoint) and write <stem>.json, <stem>.csv and <stem>_timeline.png.",
+        description="Decode VIDEO (or each video of a folder) in one streaming pass, crop the face of every frame, "
+        "classify windows of T0 frames (T0, the input size and the training frame rate come from the checkpoint) "
+        "and write <stem>.json, <stem>.csv and <stem>_timeline.png.",
     )
-    _add_video_arguments(predict)
-    predict.add_argument("--stride", type=int, default=None, help="frames between window starts (default: T0/2)")
+    _add_video_arguments(predict, "video file (mp4, avi, mov, mkv, ...) or a folder of videos")
+    predict.add_argument("--stride", type=_positive_int, default=None, help="frames between window starts "
+                         "(default: T0/2)")  # fmt: skip
     predict.add_argument("--format", choices=("json", "csv", "both"), default="both", help="tables (default: both)")
-    predict.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default: 8)")
+    predict.add_argument("--batch-size", type=_positive_int, default=4, help="windows per forward pass (default: 4)")
+    predict.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
+                         help="compute precision of the backbone (default: auto, bf16 where the device has native "
+                         "bfloat16, else fp32)")  # fmt: skip
+    predict.add_argument("--backend", default="pytorch", help="what runs the model (default: pytorch, a checkpoint)")
     predict.add_argument("--no-plot", action="store_true", help="skip the timeline PNG")
     predict.set_defaults(func=_predict)
 
@@ -279,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "write <stem>_<start>_indices.png (where ISSM samples the static and dynamic groups) and "
         "<stem>_<start>_gradcam.png (Grad-CAM of Y_S and Y_D, paper Fig. 2a). Needs an IFDD checkpoint.",
     )
-    _add_video_arguments(explain)
+    _add_video_arguments(explain, "video file (mp4, avi, mov, mkv, ...)")
     explain.add_argument("--start", type=int, default=0, help="first frame of the window (default: 0)")
     explain.add_argument("--target", default=None, help="class name for Grad-CAM (default: the predicted class)")
     explain.set_defaults(func=_explain)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 from torch import Tensor, nn
@@ -126,7 +126,11 @@ class IFDD(nn.Module):
     def forward_features(self, clip: Tensor) -> IFDDOutput:
         """The full :class:`IFDDOutput` in any mode (``model.eval().forward_features(clip).features`` for t-SNE)."""
         clip, _ = check_input(clip, "b c t h w", "clip", **self._clip_sizes)
-        x = self.pyramid(self.backbone(clip))  # X: (b, c, t, h, w)
+        return self.forward_head(self.backbone(clip))
+
+    def forward_head(self, stages: Sequence[Tensor]) -> IFDDOutput:
+        """Everything after the backbone, on its stage features ``[(b, c_j, t, h_j, w_j)]`` (for feature reuse)."""
+        x = self.pyramid(stages)  # X: (b, c, t, h, w)
         x_s, x_d, indices = self.issm(x, return_indices=True)
         y_s, y_d = self.ladm(x_s, x_d) if self.ladm is not None else (x_s, x_d)
         features = self.pool(y_d)

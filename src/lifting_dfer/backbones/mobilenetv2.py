@@ -87,16 +87,26 @@ class MobileNetV2Features(MultiscaleBackbone):
 
     def forward_features(self, clip: Tensor) -> list[Tensor]:
         t = clip.shape[2]
-        x = self.bn1(self.conv_stem(rearrange(clip, "b c t h w -> (b t) c h w")))
+        taps = self.frame_features(rearrange(clip, "b c t h w -> (b t) c h w"))
+        return self.temporal_pool([rearrange(x, "(b t) c h w -> b c t h w", t=t) for x in taps])  # by t: b may be 0
+
+    def frame_features(self, frames: Tensor) -> list[Tensor]:
+        """The 2D trunk on independent frames: ``(n, 3, h0, w0) -> [(n, c_j, h0 / r_j, w0 / r_j)]``.
+
+        Each frame's features depend on that frame alone (eval mode), so overlapping windows of a video can reuse
+        them: ``temporal_pool`` of the stacked per-frame features equals ``forward`` on the window.
+        """
+        x = self.bn1(self.conv_stem(frames))
         taps = []
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i in self._taps:
                 taps.append(x)
-        out = []
-        for x in taps:
-            x = rearrange(x, "(b t) c h w -> b c t h w", t=t)  # by t: b may be 0
-            if self.frame_stride > 1:  # temporal stride: average groups of frame_stride consecutive frames
-                x = F.avg_pool3d(x, kernel_size=(self.frame_stride, 1, 1))
-            out.append(x)
-        return out
+        return taps
+
+    def temporal_pool(self, stages: Sequence[Tensor]) -> list[Tensor]:
+        """Average groups of ``frame_stride`` consecutive frames: ``(b, c_j, t0, h_j, w_j) -> (b, c_j, t, h_j, w_j)``.
+        """
+        if self.frame_stride == 1:
+            return list(stages)
+        return [F.avg_pool3d(x, kernel_size=(self.frame_stride, 1, 1)) for x in stages]

@@ -152,8 +152,12 @@ def _train_fold(cfg: TrainConfig, fold: int, run_dir: Path, root: Path, ctx: Dis
     logger.info("%s %s: %d train / %d val / %d test clips, %s (%s)", cfg.dataset.upper(), fold_label, len(train),
                 len(val) if val is not None else 0, len(test), cfg.model,
                 ", ".join(f"{k}={v}" for k, v in arch_kwargs.items()))
+    from ..video.sampling import training_sampling  # the clips' frame rate, for predict (None: synthetic data)
+
+    sampling = training_sampling(cfg.dataset if cfg.data_root is not None else None, cfg.frames).to_dict()
     result = fit(model, train, val, cfg=cfg, folder=folder, arch=cfg.model, arch_kwargs=arch_kwargs,
-                 class_names=class_names, ctx=ctx, resume=resume_fold, extra={"fold": fold, "dataset": cfg.dataset})
+                 class_names=class_names, ctx=ctx, resume=resume_fold,
+                 extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling})
 
     from ..checkpoint import load_checkpoint, load_model_state
 
