@@ -147,6 +147,36 @@ def test_layer_exports_to_torchscript_and_matches_eager_at_two_batch_sizes(name,
             assert_parity(as_tuple(case.module(*inputs)), as_tuple(loaded(*inputs)))
 
 
+class SliceUpdate(nn.Module):
+    """``attn[:, :, 1:, 1:] += rel`` (torchvision MViT's relative positions), or a strided update."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+
+    def forward(self, attn, rel):
+        attn = attn.clone()
+        if self.step == 1:
+            attn[:, :, 1:, 1:] += rel
+        else:
+            attn[:, :, :: self.step] = rel
+        return attn
+
+
+@pytest.mark.parametrize(("step", "rel_shape", "concatenated"), [(1, (3, 5, 4), True), (2, (3, 3, 5), False)])
+def test_slice_updates_export_as_concatenations_and_match_eager(step, rel_shape, concatenated, ort, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    module = SliceUpdate(step)
+    path = export_onnx(module, (torch.randn(2, 3, 6, 5), torch.randn(2, *rel_shape)), tmp_path / "update.onnx",
+                       input_names=["attn", "rel"])  # fmt: skip
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert ("ScatterND" not in ops and "Transpose" not in ops) == concatenated  # step 2: torchlib's translation
+    runtime = session(ort, path)
+    for b in (1, 3):
+        attn, rel = torch.randn(b, 3, 6, 5), torch.randn(b, *rel_shape)
+        assert_parity((module(attn, rel),), tuple(runtime.run(None, {"attn": attn.numpy(), "rel": rel.numpy()})))
+
+
 def test_export_keeps_the_modules_training_modes(tmp_path):
     model = LADM(16, heads=4).train()
     model.predict.eval()
