@@ -423,5 +423,29 @@ def test_export_command_without_the_onnx_extra_names_it(monkeypatch, tmp_path, c
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # import onnxscript now raises ImportError
     assert main(["export", str(tmp_path / "m.pt")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["lifting-dfer export: error: onnxscript (onnxscript) is needed here: pip install 'lifting_dfer[onnx]'"]
+    assert err == [
+        "lifting-dfer export: error: onnxscript (onnxscript) is needed here: pip install 'lifting_dfer[onnx]'"
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_deploy_benchmark_times_each_backend_on_the_same_window(exported, ort, tmp_path):
+    if str(ROOT) not in sys.path:  # benchmarks/ is a top-level folder, not part of the installed package
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.deploy import table, time_windows, window_backends
+
+    torchscript = export_torchscript(Probabilities(exported["model"]), (torch.randn(2, 3, 4, 32, 32),),
+                                     tmp_path / "m.torchscript")  # fmt: skip
+    backends = window_backends(exported["model"], onnx_path=exported["onnx"], torchscript_path=torchscript, threads=1)
+    clip = torch.randn(1, 3, 4, 32, 32)
+    outputs = {name: fn(clip) for name, fn in backends.items()}
+    assert list(outputs) == ["pytorch", "onnxruntime", "torchscript"]
+    for name in ("onnxruntime", "torchscript"):
+        torch.testing.assert_close(outputs[name], outputs["pytorch"], rtol=0, atol=TOL)
+    timings = time_windows(backends, clip, rounds=1, min_run_time=0.01)
+    assert set(timings) == set(backends) and all(t.median > 0 for t in timings.values())
+    record = {"model": "ifdd_2dcnn", "exports": {"onnx": {"export_s": 12.0, "max_abs_diff": 1e-7}},
+              "timings": {k: {"median_s": t.median, "iqr_s": t.iqr} for k, t in timings.items()}}  # fmt: skip
+    rows = table([record]).splitlines()[2:]
+    assert [r.split(" | ")[1] for r in rows] == ["pytorch", "onnxruntime", "torchscript"]
+    assert rows[1].endswith("| 1.0e-07 | 12 |") and rows[0].split(" | ")[4] == "1.00x"
