@@ -5,6 +5,7 @@
     lifting-dfer predict clip.mp4 --checkpoint ifdd_2dcnn.pt --output-dir predictions/
     lifting-dfer explain clip.mp4 --checkpoint ifdd_2dcnn.pt --start 32
     lifting-dfer summary --frames 16 --size 224
+    lifting-dfer export ifdd_2dcnn.pt --format onnx   # ifdd_2dcnn.onnx + ifdd_2dcnn.onnx.json
     lifting-dfer train ...      # the arguments of lifting_dfer.training
     lifting-dfer evaluate ...   # the arguments of lifting_dfer.training's evaluation
     lifting-dfer check-data dfew /data/DFEW --manifest dfew.json   # lifting_dfer.data.check
@@ -152,6 +153,12 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export.checkpoint_export import run
+
+    return run(args)
+
+
 # Commands whose arguments all belong to the training code: command -> (module, function taking argv).
 _DELEGATED = {
     "train": ("lifting_dfer.training", "main", "train a model (the arguments of lifting_dfer.training.main)"),
@@ -234,6 +241,23 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--device", default="meta", help="where to count: meta (default, allocates nothing), cpu")
     summary.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
     summary.set_defaults(func=_summary)
+
+    export = commands.add_parser(
+        "export",
+        help="a checkpoint's model as an ONNX or TorchScript file with a JSON sidecar, verified against PyTorch",
+        description="Export the model of CKPT (clip -> probabilities, logits; dynamic batch axis), write "
+        "<FILE>.json with the class names, frames, input size, normalisation and sampling, and print the largest "
+        "difference of the probabilities against PyTorch on random clips. See docs/deployment.md.",
+    )
+    export.add_argument("checkpoint", metavar="CKPT", help="a lifting_dfer checkpoint (.pt)")
+    export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx",
+                        help="onnx (onnxruntime, other ONNX runtimes) or torchscript (torch.jit.load); default: onnx")
+    export.add_argument("-o", "--output", metavar="FILE", default=None,
+                        help="the model file (default: CKPT with suffix .onnx or .torchscript)")
+    export.add_argument("--batch", type=int, default=2, metavar="N",
+                        help="clips of the example batch traced and verified (default: 2); any batch runs later")
+    export.add_argument("--opset", type=int, default=20, metavar="K", help="ONNX opset (default: 20)")
+    export.set_defaults(func=_export)
 
     for name, (_, _, text) in _DELEGATED.items():  # listed for --help; main() hands their arguments on as they are
         commands.add_parser(name, help=text, add_help=False)
