@@ -254,8 +254,9 @@ VIDEO_NOTES = """\
 - **Load**: the 1-minute load average before and after each run. Other jobs shared the 2 cores, so every absolute
   figure here is slower than on a quiet machine, and figures move by up to a factor of two between runs as the load
   does (earlier records are kept in `benchmarks/results/earlier/`). Compare rows by their load.
-- A `--backends pytorch onnxruntime` run adds a row per backend once an `onnxruntime` backend is registered
-  (`lifting_dfer.video.register_backend`)."""
+- **Backends**: *pytorch* runs the checkpoint (per-frame feature reuse, folded BatchNorm, bf16 where the CPU has
+  it); *onnxruntime* runs the same checkpoint exported by `lifting-dfer export` (float32, whole windows: each
+  frame goes through the backbone once per window that holds it)."""
 
 
 def _rate(rec_case: dict, stage: str) -> str:
@@ -296,7 +297,8 @@ def _video_sections(rec: dict) -> list[str]:
                   rows)  # fmt: skip
     checks = rec.get("checks", {})
     labels = {"fp32_equality": "fp32 streaming predict vs the plain model on each window's crops",
-              "bf16_gap": "bf16 (`--precision auto` here) vs fp32"}  # fmt: skip
+              "bf16_gap": "bf16 (`--precision auto` here) vs fp32",
+              "onnxruntime_gap": "onnxruntime (the exported file) vs PyTorch fp32"}  # fmt: skip
     compared = {k: v for k, v in checks.items() if k in labels}
     if compared:
         out += [f"Probabilities of every window of `{Path(next(iter(compared.values()))['video']).name}`:", ""]

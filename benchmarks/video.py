@@ -56,6 +56,7 @@ PEAK_MAX_BYTES = 1 << 30
 PEAK_SPREAD_MAX = 0.10
 FP32_TOL = 1e-5
 BF16_TOL = 0.02
+ONNX_TOL = 1e-4  # onnxruntime vs PyTorch fp32, the export tests' tolerance
 
 
 @dataclass
@@ -94,7 +95,18 @@ def make_checkpoint(path: Path, *, num_frames: int, size: int) -> Path:
                            sampling=training_sampling("dfew", num_frames).to_dict())  # fmt: skip
 
 
+def export_onnx_file(ckpt: Path) -> Path:
+    """``lifting-dfer export`` of the benchmark checkpoint (``<ckpt>.onnx`` and its sidecar) for the onnxruntime rows."""
+    from lifting_dfer.export import export_checkpoint
+
+    result = export_checkpoint(ckpt, format="onnx", output=ckpt.with_suffix(".onnx"))
+    logger.info("exported %s (max |p_onnx - p_pytorch| = %.1e)", result.path, result.max_abs_diff)
+    return Path(result.path)
+
+
 def _command(case: Case, ckpt: Path, out: Path) -> list[str]:
+    if case.backend == "onnxruntime":
+        ckpt = ckpt.with_suffix(".onnx")  # written by export_onnx_file
     argv = ["predict", case.video, "--checkpoint", str(ckpt), "--output-dir", str(out), "--format", "json",
             "--no-plot", "--device", "cpu"]  # fmt: skip
     if case.rate == "native":
@@ -248,12 +260,13 @@ def _targets(cases: list[Case], checks: dict[str, dict]) -> list[dict[str, objec
     after = [c for c in cases if c.version == "after" and c.status == 0]
     for c in after:
         label = f"{Path(c.video).name}, {c.rate} rate, precision {c.result.get('precision')}"
+        label += f", {c.backend}" if c.backend != "pytorch" else ""
         if c.rate == "default":
             add(f"real-time factor, {label}", c.rtf, ">=", RTF_DEFAULT_MIN)
         else:
             add(f"real-time factor, {label} (aim)", c.rtf, ">=", RTF_NATIVE_AIM)
         add(f"peak resident memory GiB, {label}", c.peak_rss_bytes / 2**30, "<=", PEAK_MAX_BYTES / 2**30)
-    default = [c for c in after if c.rate == "default" and c.precision == "auto"]
+    default = [c for c in after if c.rate == "default" and c.precision == "auto" and c.backend == "pytorch"]
     if len(default) >= 2:
         peaks = [c.peak_rss_bytes for c in default]
         add("peak memory spread between videos (max / min - 1)", max(peaks) / min(peaks) - 1, "<=", PEAK_SPREAD_MAX)
@@ -264,6 +277,8 @@ def _targets(cases: list[Case], checks: dict[str, dict]) -> list[dict[str, objec
             "<=", PEAK_SPREAD_MAX)  # fmt: skip
     if "bf16_gap" in checks:
         add("bf16: max |p(bf16) - p(fp32)|", checks["bf16_gap"]["max_abs_diff"], "<=", BF16_TOL)
+    if "onnxruntime_gap" in checks:
+        add("onnxruntime: max |p(onnx) - p(pytorch fp32)|", checks["onnxruntime_gap"]["max_abs_diff"], "<=", ONNX_TOL)
     return targets
 
 
@@ -292,7 +307,8 @@ def stage_rate(case: dict, stage: str) -> float | None:
 
 def _row(c: dict) -> tuple[str, ...]:
     return (
-        c["version"], Path(c["video"]).name, c["rate"], c["result"].get("precision") or "-",
+        c["version"], Path(c["video"]).name, c["rate"],
+        (c["result"].get("precision") or "-") + ("" if c.get("backend", "pytorch") == "pytorch" else f" {c['backend']}"),
         _fmt(c["result"].get("fps"), 2), _fmt(c["rtf"], 2), _fmt(c["wall_s"], 1),
         _fmt(c["peak_rss_bytes"] and c["peak_rss_bytes"] / 2**20, 0),
         *(_fmt(stage_rate(c, stage), 1) for stage in ("decode", "detect", "backbone", "head")),
@@ -388,6 +404,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 cases.append(Case("before", video, "default", "fp32"))
         if args.tiny:  # one run through the command line (in this process) keeps the entry point working
             cases.append(Case("after", videos[0], "default", "auto"))
+        if any(c.backend == "onnxruntime" for c in cases):
+            export_onnx_file(ckpt)
         earlier = _earlier_before(args.before_from, videos, num_frames, size) if args.before_from else []
         checks: dict[str, dict] = {"import_floor": import_floor(src, args.threads, env)}
         start = time.perf_counter()
@@ -404,6 +422,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
             a, b = (np.array(by_precision[p].result["probabilities"]) for p in ("auto", "fp32"))
             checks["bf16_gap"] = {"video": videos[0], "max_abs_diff": float(np.abs(a - b).max()), "tol": BF16_TOL,
                                   "ok": float(np.abs(a - b).max()) <= BF16_TOL}  # fmt: skip
+        by_backend = {c.backend: c for c in cases if c.version == "after" and c.video == videos[0]
+                      and c.rate == "default" and c.status == 0 and c.result.get("precision") == "fp32"}  # fmt: skip
+        if {"pytorch", "onnxruntime"} <= set(by_backend):
+            a, b = (np.array(by_backend[k].result["probabilities"]) for k in ("onnxruntime", "pytorch"))
+            gap = float(np.abs(a - b).max())
+            checks["onnxruntime_gap"] = {"video": videos[0], "max_abs_diff": gap, "tol": ONNX_TOL, "ok": gap <= ONNX_TOL}
         if not args.no_checks:
             torch.set_num_threads(args.threads)
             checks["fp32_equality"] = check_fp32_equality(ckpt, videos[0])

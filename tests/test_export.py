@@ -449,3 +449,62 @@ def test_deploy_benchmark_times_each_backend_on_the_same_window(exported, ort, t
     rows = table([record]).splitlines()[2:]
     assert [r.split(" | ")[1] for r in rows] == ["pytorch", "onnxruntime", "torchscript"]
     assert rows[1].endswith("| 1.0e-07 | 12 |") and rows[0].split(" | ")[4] == "1.00x"
+
+
+# ------------------------------------------------------------------------------------- predict --backend onnxruntime
+def _predict(argv, capsys) -> tuple[int, list[str], list[str]]:
+    status = main(["predict", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err.strip().splitlines()
+
+
+def test_predict_with_the_onnx_file_writes_what_the_checkpoint_writes(exported, ort, encode_video, tmp_path, capsys):
+    pytest.importorskip("cv2")
+    frames = np.random.default_rng(0).integers(0, 256, (12, 40, 48, 3), dtype=np.uint8)
+    video = encode_video(tmp_path / "clip.mkv", frames)
+    common = [str(video), "--fps", "native", "--no-face-detect", "--no-plot", "--device", "cpu"]
+    runs = {
+        "pytorch": ["--checkpoint", str(exported["ckpt"]), "--precision", "fp32"],
+        "onnxruntime": ["--checkpoint", str(exported["onnx"])],  # the backend follows from the suffix
+    }
+    results = {}
+    for name, argv in runs.items():
+        out = tmp_path / name
+        status, lines, _ = _predict([*common, *argv, "--output-dir", str(out)], capsys)
+        assert status == 0, lines
+        results[name] = json.loads((out / "clip.json").read_text())
+        results[name]["csv_header"] = (out / "clip.csv").read_text().splitlines()[0]
+    torch_result, onnx_result = results["pytorch"], results["onnxruntime"]
+    assert (onnx_result["backend"], onnx_result["precision"], torch_result["backend"]) == ("onnxruntime", "fp32",
+                                                                                           "pytorch")  # fmt: skip
+    assert set(onnx_result) == set(torch_result) and onnx_result["csv_header"] == torch_result["csv_header"]
+    assert onnx_result["arch"] == torch_result["arch"] == "ifdd_2dcnn"
+    for key in ("class_names", "fps", "num_frames", "face_detection", "sampling"):
+        assert onnx_result[key] == torch_result[key], key
+    spans = [(w["start_frame"], w["end_frame"]) for w in onnx_result["windows"]]
+    assert spans == [(w["start_frame"], w["end_frame"]) for w in torch_result["windows"]] and len(spans) == 5
+    p_onnx, p_torch = (torch.tensor([[w["probabilities"][n] for n in NAMES] for w in r["windows"]])
+                       for r in (onnx_result, torch_result))  # fmt: skip
+    torch.testing.assert_close(p_onnx, p_torch, rtol=0, atol=TOL)
+
+
+def test_predict_with_a_corrupt_or_foreign_onnx_file_says_so_in_one_line(exported, ort, tmp_path, capsys):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"never read: the model is loaded first")
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(exported["onnx"].read_bytes()[:4096])
+    shutil.copy(sidecar_path(exported["onnx"]), sidecar_path(corrupt))
+    lonely = tmp_path / "lonely.onnx"
+    shutil.copy(exported["onnx"], lonely)
+    cases = [
+        ([str(video), "--checkpoint", str(corrupt)], f"{corrupt} is not a readable ONNX model (corrupt"),
+        ([str(video), "--checkpoint", str(exported["ckpt"]), "--backend", "onnxruntime"],
+         f"{exported['ckpt']} looks like a PyTorch checkpoint: use --backend pytorch"),
+        ([str(video), "--checkpoint", str(lonely)], f"no sidecar for {lonely}"),
+        ([str(video), "--checkpoint", str(exported["onnx"]), "--precision", "bf16"],
+         "the onnxruntime backend runs the exported float32 graph; expected fp32 or auto, got 'bf16'"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        status, _, err = _predict([*argv, "--output-dir", str(tmp_path / "out")], capsys)
+        assert status == 2 and len(err) == 1 and err[0].startswith("lifting-dfer predict: error: "), err
+        assert message in err[0], err

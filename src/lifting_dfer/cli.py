@@ -178,9 +178,11 @@ def _delegate(command: str, argv: Sequence[str]) -> int:
     return 0 if status is None else int(status)
 
 
-def _add_video_arguments(parser: argparse.ArgumentParser, video_help: str) -> None:
+def _add_video_arguments(
+    parser: argparse.ArgumentParser, video_help: str, checkpoint_help: str = "a lifting_dfer checkpoint (.pt)"
+) -> None:
     parser.add_argument("video", metavar="VIDEO", help=video_help)
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="a lifting_dfer checkpoint (.pt)")
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help=checkpoint_help)
     parser.add_argument("--output-dir", default="predictions", help="where outputs go (default: ./predictions)")
     parser.add_argument("--fps", type=_frame_rate, default=None, metavar="F",
                         help="frames per second the video is sampled at, or 'native' for its own rate (default: the "
@@ -204,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
         "classify windows of T0 frames (T0, the input size and the training frame rate come from the checkpoint) "
         "and write <stem>.json, <stem>.csv and <stem>_timeline.png.",
     )
-    _add_video_arguments(predict, "video file (mp4, avi, mov, mkv, ...) or a folder of videos")
+    _add_video_arguments(predict, "video file (mp4, avi, mov, mkv, ...) or a folder of videos",
+                         "a lifting_dfer checkpoint (.pt), or an .onnx file written by 'lifting-dfer export' (with "
+                         "its .onnx.json sidecar next to it)")  # fmt: skip
     predict.add_argument("--stride", type=_positive_int, default=None, help="frames between window starts "
                          "(default: T0/2)")  # fmt: skip
     predict.add_argument("--format", choices=("json", "csv", "both"), default="both", help="tables (default: both)")
@@ -212,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
                          help="compute precision of the backbone (default: auto, bf16 where the device has native "
                          "bfloat16, else fp32)")  # fmt: skip
-    predict.add_argument("--backend", default="pytorch", help="what runs the model (default: pytorch, a checkpoint)")
+    predict.add_argument("--backend", choices=("pytorch", "onnxruntime"), default=None,
+                         help="what runs the model (default: onnxruntime for an .onnx file from 'lifting-dfer export', "
+                         "else pytorch)")  # fmt: skip
     predict.add_argument("--no-plot", action="store_true", help="skip the timeline PNG")
     predict.set_defaults(func=_predict)
 

@@ -17,6 +17,7 @@ them:
   ([`choose_rate`][lifting_dfer.video.choose_rate]);
 - ``backends``: the [`WindowBackend`][lifting_dfer.video.WindowBackend] interface and its registry;
   ``torch_backend``: [`TorchBackend`][lifting_dfer.video.TorchBackend];
+  ``onnx_backend``: [`OnnxRuntimeBackend`][lifting_dfer.video.OnnxRuntimeBackend] (an exported ``.onnx`` file);
   ``fastpath``: BatchNorm folding and precision selection;
 - ``pipeline``: [`predict_video`][lifting_dfer.video.predict_video];
 - ``command``: the ``predict`` / ``explain`` commands (outputs, folders of videos).
@@ -29,6 +30,7 @@ from .cache import FrameCache
 from .decode import Video, VideoInfo, VideoStream, read_video
 from .faces import FaceCropper, read_faces
 from .normalize import clip_to_frames, frames_to_clip, normalize_frames
+from .onnx_backend import OnnxRuntimeBackend
 from .pipeline import predict_video
 from .sampling import TrainingSampling, checkpoint_sampling, choose_rate, training_sampling
 from .torch_backend import TorchBackend
@@ -38,6 +40,7 @@ __all__ = [
     "BackendInfo",
     "FaceCropper",
     "FrameCache",
+    "OnnxRuntimeBackend",
     "TorchBackend",
     "TrainingSampling",
     "Video",

@@ -3,13 +3,14 @@
 A backend turns windows of normalised frames into class probabilities and says what it expects
 ([`BackendInfo`][lifting_dfer.video.BackendInfo]). ``predict`` does the rest (decoding, face crops, windowing) the same
 way for every backend. [`TorchBackend`][lifting_dfer.video.TorchBackend] (``"pytorch"``) runs a ``lifting_dfer``
-checkpoint; another runtime plugs in by subclassing [`WindowBackend`][lifting_dfer.video.WindowBackend] and registering
-a loader::
+checkpoint, [`OnnxRuntimeBackend`][lifting_dfer.video.OnnxRuntimeBackend] (``"onnxruntime"``) a file written by
+``lifting-dfer export``. Another runtime plugs in by subclassing [`WindowBackend`][lifting_dfer.video.WindowBackend]
+and registering a loader::
 
-    @register_backend("onnxruntime")
-    def _load_onnx(path, *, device, precision): ...   # -> WindowBackend
+    @register_backend("my-runtime")
+    def _load(path, *, device, precision): ...   # -> WindowBackend
 
-after which ``lifting-dfer predict --backend onnxruntime`` and ``load_backend("onnxruntime", path)`` use it.
+after which ``lifting-dfer predict --backend my-runtime`` and ``load_backend("my-runtime", path)`` use it.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def register_backend(name: str) -> Callable[[BackendLoader], BackendLoader]:
 
 def available_backends() -> list[str]:
     """Registered backend names, sorted."""
-    from . import torch_backend  # noqa: F401  (registers "pytorch")
+    from . import onnx_backend, torch_backend  # noqa: F401  (register "onnxruntime" and "pytorch")
 
     return sorted(_LOADERS)
 

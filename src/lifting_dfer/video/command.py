@@ -114,7 +114,8 @@ def run_predict(args: argparse.Namespace) -> int:
     source = Path(args.video)
     videos = find_videos(source)
     device = _device(args.device)
-    backend: WindowBackend = load_backend(args.backend, args.checkpoint, device=str(device), precision=args.precision)
+    name = args.backend or ("onnxruntime" if Path(args.checkpoint).suffix.lower() == ".onnx" else "pytorch")
+    backend: WindowBackend = load_backend(name, args.checkpoint, device=str(device), precision=args.precision)
     info = backend.info
     print(rate_line(args.fps, info.sampling))
     rows, failures = [], 0

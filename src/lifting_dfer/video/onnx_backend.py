@@ -1,0 +1,95 @@
+"""The onnxruntime backend of ``predict``: a file written by ``lifting-dfer export --format onnx`` and its sidecar.
+
+``lifting-dfer predict VIDEO --checkpoint model.onnx`` (the backend follows from the ``.onnx`` suffix, or
+``--backend onnxruntime``) decodes, crops and windows the video exactly as the PyTorch backend does and writes the
+same outputs; the class names, frames per window, input size, normalisation and training frame rate come from the
+sidecar instead of a checkpoint. The exported graph classifies whole windows, so each frame goes through the
+backbone once per window that contains it (the PyTorch backend reuses per-frame features instead).
+Needs ``pip install 'lifting_dfer[onnx]'``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+
+from .backends import BackendInfo, WindowBackend, register_backend
+from .sampling import checkpoint_sampling
+
+__all__ = ["OnnxRuntimeBackend"]
+
+
+def _providers(device: str) -> tuple[str, ...]:
+    """onnxruntime execution providers for a ``--device`` value (CUDA only where onnxruntime was built with it)."""
+    if device == "cpu":
+        return ("CPUExecutionProvider",)
+    if device.startswith("cuda"):
+        from .._optional import optional_import
+
+        available = optional_import("onnxruntime", extra="onnx").get_available_providers()
+        if "CUDAExecutionProvider" in available:
+            return ("CUDAExecutionProvider", "CPUExecutionProvider")
+        raise ValueError(
+            f"device: {device} needs onnxruntime with CUDA (pip install onnxruntime-gpu); this onnxruntime offers "
+            f"{', '.join(available)}; pass --device cpu"
+        )
+    raise ValueError(f"device: the onnxruntime backend runs on cpu or cuda, got {device!r}")
+
+
+def _is_zip(path: str | os.PathLike) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
+
+
+class OnnxRuntimeBackend(WindowBackend):
+    """Classify windows with an exported ONNX classifier
+    ([`OnnxRuntimeClassifier`][lifting_dfer.export.OnnxRuntimeClassifier]).
+
+    Shape:
+        - [`predict`][lifting_dfer.video.OnnxRuntimeBackend.predict]: ``(b, 3, t0, size, size)`` float32 ->
+          ``(b, k)`` probabilities (float32, CPU)
+
+    Args:
+        path: the ``.onnx`` file (its sidecar ``<path>.json`` next to it).
+        device: ``"cpu"``, or ``"cuda"``/``"cuda:i"`` with an onnxruntime built for CUDA.
+        precision: ``"fp32"`` or ``"auto"`` (the exported graph is float32; ``"bf16"`` is refused).
+
+    Raises:
+        ImportError: onnxruntime is missing (names the ``onnx`` extra).
+        FileNotFoundError: no such file, or no sidecar next to it.
+        ValueError: not a readable ONNX model, a sidecar of another file, ``precision="bf16"``, an unusable device.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", precision: str = "auto") -> None:
+        from ..export.runtime import OnnxRuntimeClassifier
+
+        if precision not in ("fp32", "auto"):
+            raise ValueError(
+                f"precision: the onnxruntime backend runs the exported float32 graph; expected fp32 or auto, "
+                f"got {precision!r}"
+            )
+        device = str(device)
+        try:
+            self.classifier = OnnxRuntimeClassifier(path, providers=_providers(device), threads=torch.get_num_threads())
+        except ValueError as err:
+            if _is_zip(path):  # torch.save's format: the user gave a checkpoint to the onnxruntime backend
+                raise ValueError(f"{err}; {path} looks like a PyTorch checkpoint: use --backend pytorch") from err
+            raise
+        meta = self.classifier.metadata
+        self.arch = meta.arch
+        self.info = BackendInfo(
+            name="onnxruntime", class_names=tuple(meta.class_names), num_frames=meta.num_frames,
+            input_size=meta.input_size, mean=tuple(meta.mean), std=tuple(meta.std),
+            sampling=checkpoint_sampling({"sampling": meta.sampling}), precision="fp32", device=device,
+        )  # fmt: skip
+
+    def predict(self, windows: Tensor) -> Tensor:
+        """Class probabilities of each window (see the class docstring for shapes)."""
+        return torch.from_numpy(self.classifier.predict(windows))
+
+
+@register_backend("onnxruntime")
+def _load_onnxruntime(path: str | os.PathLike, *, device: str = "cpu", precision: str = "auto") -> OnnxRuntimeBackend:
+    return OnnxRuntimeBackend(path, device=device, precision=precision)
