@@ -12,9 +12,9 @@ import torch
 from einops import rearrange, reduce
 from torch import Tensor, nn
 from torchvision.models.video import swin3d_t
+from tutorial_r3d import LiftedOutput, arguments, demo
 
 from lifting_dfer import LADM, LazyISSM
-from tutorial_r3d import LiftedOutput, arguments, demo
 
 
 class SwinLifting(nn.Module):

@@ -8,6 +8,7 @@ piece (the ``--8<--`` markers), so the documented code is the tested code (tests
 from __future__ import annotations
 
 import argparse
+
 # --8<-- [start:imports]
 from typing import NamedTuple
 
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 from torchvision.models.video import r3d_18
 
 from lifting_dfer import LADM, LazyISSM, LiftLoss
+
 # --8<-- [end:imports]
 
 

@@ -12,9 +12,9 @@ import timm
 import torch
 from einops import rearrange, reduce
 from torch import Tensor, nn
+from tutorial_r3d import LiftedOutput, arguments, demo
 
 from lifting_dfer import LADM, LazyISSM
-from tutorial_r3d import LiftedOutput, arguments, demo
 
 
 class ViTLifting(nn.Module):

@@ -23,7 +23,6 @@ from lifting_dfer.checkpoint import (
     unwrap_model,
 )
 
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 

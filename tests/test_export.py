@@ -15,7 +15,9 @@ import io
 import json
 import os
 import shutil
+import stat
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -508,3 +510,53 @@ def test_predict_with_a_corrupt_or_foreign_onnx_file_says_so_in_one_line(exporte
         status, _, err = _predict([*argv, "--output-dir", str(tmp_path / "out")], capsys)
         assert status == 2 and len(err) == 1 and err[0].startswith("lifting-dfer predict: error: "), err
         assert message in err[0], err
+
+
+def test_exported_files_are_readable_by_others_as_the_umask_allows(exported):
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (exported["onnx"], sidecar_path(exported["onnx"])):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+
+
+def test_an_unverified_or_failed_export_warns_when_loaded(exported, ort, tmp_path):
+    from lifting_dfer.export import OnnxRuntimeClassifier
+
+    copy = tmp_path / "copy.onnx"
+    shutil.copy(exported["onnx"], copy)
+    record = json.loads(sidecar_path(exported["onnx"]).read_text())
+    for verification, message in ((None, "was never verified"), ({"max_abs_diff": 0.3}, "differed from PyTorch by 0.3")):
+        sidecar_path(copy).write_text(json.dumps({**record, "verification": verification}))
+        with pytest.warns(UserWarning, match=message):
+            OnnxRuntimeClassifier(copy)
+    shutil.copy(sidecar_path(exported["onnx"]), sidecar_path(copy))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        OnnxRuntimeClassifier(copy)
+
+
+def test_an_exporter_failure_is_one_line(exported, monkeypatch, tmp_path, capsys):
+    from lifting_dfer.export import checkpoint_export
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("Failed to export the model with torch.export.\n\nhundreds of lines of graph follow")
+
+    monkeypatch.setattr(checkpoint_export, "export_torchscript", fail)
+    assert main(["export", str(exported["ckpt"]), "--format", "torchscript", "-o", str(tmp_path / "m.ts")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lifting-dfer export: error: {exported['ckpt']}: torchscript export failed: Failed to export the "
+                   "model with torch.export."]  # fmt: skip
+
+
+def test_onnxruntime_backend_picks_its_device(monkeypatch):
+    ort = pytest.importorskip("onnxruntime")
+    from lifting_dfer.video import onnx_backend
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert onnx_backend.default_device() == "cpu"
+    with pytest.raises(ValueError, match="cuda:1 needs onnxruntime with CUDA"):
+        onnx_backend._providers("cuda:1")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert onnx_backend._providers("cuda:1")[0] == ("CUDAExecutionProvider", {"device_id": 1})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert onnx_backend.default_device() == "cuda"

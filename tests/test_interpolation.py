@@ -2,12 +2,11 @@ import math
 
 import pytest
 import torch
+from conftest import clip_shapes
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lifting_dfer import interpolate_frames
-
-from conftest import clip_shapes
 
 
 def reference(x, index):

@@ -4,6 +4,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import clip_shapes, layouts
 from einops import rearrange
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,8 +12,6 @@ from torch import nn
 
 from lifting_dfer import ISSM, LazyISSM, interpolate_frames
 from lifting_dfer._checks import parse_pattern
-
-from conftest import clip_shapes, layouts
 
 
 def randomise_offsets(issm, scale=1.0):

@@ -4,13 +4,12 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import clip_shapes, layouts
 from einops import rearrange
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lifting_dfer import LADM, LiftingAttention
-
-from conftest import clip_shapes, layouts
 
 
 def reference_attention(block, query, context):

@@ -1,11 +1,10 @@
 import pytest
 import torch
+from conftest import clip_shapes
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lifting_dfer import LiftLoss
-
-from conftest import clip_shapes
 
 
 def huber(r, delta):

@@ -13,6 +13,7 @@ av = pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
 
 from conftest import _encode_video  # noqa: E402
+
 from lifting_dfer.video import (  # noqa: E402
     FaceCropper,
     clip_to_frames,
@@ -215,6 +216,16 @@ def test_box_is_held_for_a_few_frames_then_centre_crop():
         cropper(frame)
     # frame 0 detected, frames 1-2 hold its box, frames 3-4 fall back, frame 5 detected again
     assert (cropper.frames_with_face, cropper.fallback_frames) == (4, 2)
+
+
+@needs_haar
+def test_a_missed_sparse_detection_holds_the_box_for_hold_more_frames():
+    face, blank = draw_face(96, 96, 48, 48, 56), np.full((96, 96, 3), 90, np.uint8)
+    cropper = FaceCropper(32, detect_every=4, hold=2)  # detection every 4th frame, longer than the hold
+    for frame in [face] + [blank] * 9:
+        cropper(frame)
+    # frame 0 detected, 1-3 between detections, frame 4's detection misses: 4-5 held, 6-9 fall back (8 misses too)
+    assert (cropper.frames_with_face, cropper.fallback_frames) == (6, 4)
 
 
 @needs_haar

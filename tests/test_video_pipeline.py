@@ -189,6 +189,28 @@ def test_precision_is_checked():
         resolve_precision("bf16", "meta")
 
 
+def test_emulated_bf16_is_not_native(monkeypatch):
+    """AVX-512 without its BF16 extension (Skylake, Cascade Lake) emulates bf16, slower than fp32: auto keeps fp32."""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not native_bf16("cpu") and resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert native_bf16("cpu") == torch.backends.mkldnn.is_available()
+
+
+def test_frames_and_stage_features_are_checked():
+    from lifting_dfer.video import normalize_frames
+
+    with pytest.raises(TypeError, match="frames: expected uint8 RGB in \\[0, 255\\], got float32"):
+        normalize_frames(np.zeros((2, 8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="mean, std: expected one value per RGB channel"):
+        normalize_frames(np.zeros((2, 8, 8, 3), np.uint8), mean=(0.5,), std=(0.2,))
+    backbone = create_model("ifdd_2dcnn", num_frames=8, image_size=64, dim=32).backbone
+    stages = [torch.zeros(1, 16, 7, 8, 8)]  # 7 frames: not a multiple of the temporal stride 2
+    with pytest.raises(ValueError, match=r"stages\[0\]: expected \(b, c, t0, h, w\) with t0 a multiple of frame_stride=2"):
+        backbone.temporal_pool(stages)
+
+
 # --- BatchNorm folding -----------------------------------------------------------------------------------
 
 

@@ -16,7 +16,8 @@ out=${1:-screenshots}
 shift || true
 pages=("$@")
 if [ ${#pages[@]} -eq 0 ]; then
-  pages=("" installation/ quickstart/ shapes/ tutorial/ models/ datasets/ training/ cli/ visualisation/ performance/
+  pages=("" installation/ quickstart/ shapes/ tutorial/ your-model/ models/ datasets/ reproduce/ training/ cli/
+         deployment/ visualisation/ performance/
          api/ api/framework/ api/data/ api/training/ api/inference/ 404.html)
 fi
 height=${HEIGHT:-900}

@@ -107,6 +107,12 @@ class MobileNetV2Features(MultiscaleBackbone):
     def temporal_pool(self, stages: Sequence[Tensor]) -> list[Tensor]:
         """Average groups of ``frame_stride`` consecutive frames: ``(b, c_j, t0, h_j, w_j) -> (b, c_j, t, h_j, w_j)``.
         """
+        for j, x in enumerate(stages):
+            if x.ndim != 5 or x.shape[2] % self.frame_stride:
+                raise ValueError(
+                    f"stages[{j}]: expected (b, c, t0, h, w) with t0 a multiple of frame_stride={self.frame_stride}, "
+                    f"got {tuple(x.shape)}"
+                )
         if self.frame_stride == 1:
             return list(stages)
         return [F.avg_pool3d(x, kernel_size=(self.frame_stride, 1, 1)) for x in stages]

@@ -13,10 +13,18 @@ ONNX export needs ``onnx`` and ``onnxscript``, the runtime ``onnxruntime``: ``pi
 See ``docs/deployment.md``.
 """
 
-from .checkpoint_export import PARITY_TOLERANCE, ExportResult, Probabilities, default_output, export_checkpoint
+from .checkpoint_export import ExportResult, Probabilities, default_output, export_checkpoint
 from .exporters import DEFAULT_OPSET, export_onnx, export_torchscript
 from .runtime import OnnxRuntimeClassifier
-from .sidecar import SIDECAR_FORMAT, ExportMetadata, file_sha256, read_sidecar, sidecar_path, write_sidecar
+from .sidecar import (
+    PARITY_TOLERANCE,
+    SIDECAR_FORMAT,
+    ExportMetadata,
+    file_sha256,
+    read_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
 
 __all__ = [
     "DEFAULT_OPSET",

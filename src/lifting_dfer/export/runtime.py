@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import torch
 
 from .._checks import check_shape
 from .._optional import optional_import
-from .sidecar import ExportMetadata, read_sidecar
+from .sidecar import PARITY_TOLERANCE, ExportMetadata, read_sidecar
 
 __all__ = ["OnnxRuntimeClassifier"]
 
@@ -51,7 +53,11 @@ class OnnxRuntimeClassifier:
         path: the ``.onnx`` file.
         sidecar: its sidecar; default ``<path>.json``.
         threads: onnxruntime's intra-op threads (``None``: onnxruntime's default, one per core).
-        providers: onnxruntime execution providers, in order of preference.
+        providers: onnxruntime execution providers, in order of preference (a name, or ``(name, options)``).
+        spin: let idle intra-op threads spin between runs (fastest back-to-back runs); ``False`` when other work
+            shares the cores between runs.
+        memory_arena: onnxruntime's CPU memory arena (fast allocation; it keeps the largest memory it ever needed, and
+            grows when input shapes vary); ``False`` returns memory after each run.
 
     Raises:
         ImportError: onnxruntime is missing (``pip install 'lifting_dfer[onnx]'``).
@@ -66,7 +72,9 @@ class OnnxRuntimeClassifier:
         *,
         sidecar: str | os.PathLike | None = None,
         threads: int | None = None,
-        providers: Sequence[str] = ("CPUExecutionProvider",),
+        providers: Sequence[str | tuple[str, dict]] = ("CPUExecutionProvider",),
+        spin: bool = True,
+        memory_arena: bool = True,
     ) -> None:
         ort = optional_import("onnxruntime", extra="onnx")
         path = Path(path)
@@ -79,6 +87,9 @@ class OnnxRuntimeClassifier:
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        if not spin:  # idle threads sleep between runs instead of spinning (decoding and face detection need the CPU)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.enable_cpu_mem_arena = memory_arena
         try:
             self.session = ort.InferenceSession(str(path), options, providers=list(providers))
         except _runtime_errors(ort) as err:
@@ -88,6 +99,10 @@ class OnnxRuntimeClassifier:
         self.path = path
         self.metadata: ExportMetadata = read_sidecar(path, sidecar)
         self._check_graph()
+        check = self.metadata.verification
+        if check is None or not check.get("max_abs_diff", math.inf) <= PARITY_TOLERANCE:
+            found = "was never verified" if check is None else f"differed from PyTorch by {check.get('max_abs_diff')}"
+            warnings.warn(f"{path}: the export {found} (tolerance {PARITY_TOLERANCE:g}); export it again", stacklevel=2)
 
     def _check_graph(self) -> None:
         meta, where = self.metadata, f"{self.path} and its sidecar"

@@ -34,10 +34,20 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["SIDECAR_FORMAT", "ExportMetadata", "file_sha256", "read_sidecar", "sidecar_path", "write_sidecar"]
+__all__ = [
+    "PARITY_TOLERANCE",
+    "SIDECAR_FORMAT",
+    "ExportMetadata",
+    "file_sha256",
+    "read_sidecar",
+    "sidecar_path",
+    "write_sidecar",
+]
 
 SIDECAR_FORMAT = "lifting_dfer.export/1"
 """The ``format`` field of every sidecar this version writes and reads."""
+PARITY_TOLERANCE = 1e-4
+"""Largest absolute difference of the probabilities (fp32) from PyTorch that counts as a faithful export."""
 
 
 def sidecar_path(model_path: str | os.PathLike) -> Path:

@@ -60,7 +60,7 @@ def dataset_root(cfg: TrainConfig, ctx: DistributedContext | None = None) -> Pat
 
 def build_datasets(cfg: TrainConfig, fold: int, root: Path) -> tuple[Any, Any, Any]:
     """``(train, val, test)`` of ``fold``: the official training split divided 4:1 (stratified) and the test split."""
-    from ..data import DFEW, FERV39k, MAFW, train_val_split
+    from ..data import DFEW, MAFW, FERV39k, train_val_split
 
     common = {"num_frames": cfg.frames, "size": cfg.size, **cfg.data_args}
     if cfg.dataset == "dfew":

@@ -10,7 +10,8 @@ and registering a loader::
     @register_backend("my-runtime")
     def _load(path, *, device, precision): ...   # -> WindowBackend
 
-after which ``lifting-dfer predict --backend my-runtime`` and ``load_backend("my-runtime", path)`` use it.
+after which ``load_backend("my-runtime", path)`` builds it and
+[`predict_video`][lifting_dfer.video.predict_video] runs it (the command line offers ``pytorch`` and ``onnxruntime``).
 """
 
 from __future__ import annotations

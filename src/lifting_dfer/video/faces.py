@@ -41,8 +41,8 @@ class FaceCropper:
     (boxes are scaled back to full-frame pixels); the largest one wins. A new box that overlaps the current one
     (IoU >= 0.3, the same face) moves it only part of the way, ``box += (1 - smoothing) * (new - box)``, so the
     crop does not jitter from one detection to the next; a box elsewhere (a cut, another face) replaces it at once.
-    A box stays in use for ``max(hold, detect_every - 1)`` frames after the frame it was found on, so a missed
-    detection does not make the crop jump. Its square side is ``(1 + 2 margin) * max(w, h)``, centred on the box and
+    A box stays in use until the next detection and ``hold`` frames beyond it (``detect_every - 1 + hold`` frames
+    after the frame it was found on), so a missed detection does not make the crop jump. Its square side is ``(1 + 2 margin) * max(w, h)``, centred on the box and
     moved inside the frame. Frames without a box get a centre crop (the largest centred square); the counters
     ``frames_with_face`` and ``fallback_frames`` say how often each happened.
 
@@ -50,7 +50,8 @@ class FaceCropper:
         size: side of the output crops (the model's input size).
         margin: enlargement of the detected box on each side, as a fraction of its side.
         detect_every: run the detector on every k-th frame only (speed); boxes are held in between.
-        hold: frames a box is kept after its detection when later detections miss.
+        hold: frames a box is kept after a detection that misses (beyond the ``detect_every - 1`` frames between
+            detections).
         detect: ``False`` gives centre crops only (``--no-face-detect``).
         detect_size: longest side of the copy the detector searches (smaller is faster, misses small faces).
         smoothing: weight of the current box when a detection of the same face updates it, in ``[0, 1)``.
@@ -151,7 +152,7 @@ class FaceCropper:
             found = self.detect_face(frame)
             if found is not None:
                 self._box, self._box_index = self._update(found), self._index
-        if self._box is not None and self._index - self._box_index > max(self.hold, self.detect_every - 1):
+        if self._box is not None and self._index - self._box_index > self.detect_every - 1 + self.hold:
             self._box = None
         self._index += 1
         if self._box is None:

@@ -103,10 +103,11 @@ def native_bf16(device: torch.device | str) -> bool:
         False
     """
     device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if device.type == "cuda":  # not counting emulation (pre-Ampere GPUs run bf16 through float32 kernels)
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":  # AVX-512 without its BF16 extension emulates bf16: slower than fp32
+        return bool(torch.backends.mkldnn.is_available() and (torch.cpu._is_avx512_bf16_supported()
+                                                             or torch.cpu._is_amx_tile_supported()))
     return False
 
 

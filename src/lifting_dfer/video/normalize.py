@@ -27,6 +27,10 @@ def normalize_frames(
     """
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames: expected shape (n, h, w, 3), got {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise TypeError(f"frames: expected uint8 RGB in [0, 255], got {frames.dtype}")
+    if len(mean) != 3 or len(std) != 3:
+        raise ValueError(f"mean, std: expected one value per RGB channel, got {len(mean)} and {len(std)}")
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255)
     return (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
 

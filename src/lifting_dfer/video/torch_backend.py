@@ -128,7 +128,12 @@ class TorchBackend(WindowBackend):
         with torch.no_grad():
             shapes = [s.shape[1:] for s in self._trunk(frames[:1])]
         window = [torch.randn(1, c, t0, h, w, generator=generator).to(self.device) for c, h, w in shapes]
-        self._head, head_pairs = fold_batchnorm(self._head, *self.model.backbone.temporal_pool(window))
+        pooled = self.model.backbone.temporal_pool(window)
+        backbone, self.model.backbone = self.model.backbone, None  # forward_head does not use it: copy the head only
+        try:
+            self._head, head_pairs = fold_batchnorm(self._head, *pooled)
+        finally:
+            self.model.backbone = backbone
         self.folded = trunk_pairs + head_pairs
 
     def _accepts_size(self, size: int) -> bool:
