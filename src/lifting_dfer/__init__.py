@@ -1,9 +1,10 @@
 """lifting_dfer: IFDD's learnable lifting scheme for dynamic facial expression recognition (AAAI 2025).
 
-Layers (drop into any video model): :func:`interpolate_frames`, :class:`ISSM`, :class:`LADM`,
-:class:`PyramidAggregation`, :class:`LiftLoss`. Full models: :class:`IFDD`, :func:`ifdd_2dcnn`,
-:func:`ifdd_3dvit` and the baselines. Datasets and metrics live in :mod:`lifting_dfer.data` and
-:mod:`lifting_dfer.metrics`.
+Layers (drop into any video model): [`interpolate_frames`][lifting_dfer.interpolate_frames],
+[`ISSM`][lifting_dfer.ISSM], [`LADM`][lifting_dfer.LADM], [`PyramidAggregation`][lifting_dfer.PyramidAggregation],
+[`LiftLoss`][lifting_dfer.LiftLoss]. Full models: [`IFDD`][lifting_dfer.IFDD], [`ifdd_2dcnn`][lifting_dfer.ifdd_2dcnn],
+[`ifdd_3dvit`][lifting_dfer.ifdd_3dvit] and the baselines. Datasets and metrics live in
+[`lifting_dfer.data`][lifting_dfer.data] and [`lifting_dfer.metrics`][lifting_dfer.metrics].
 """
 
 from .baseline import MLPBaseline

@@ -1,4 +1,4 @@
-"""``python -m lifting_dfer ...`` is the ``lifting-dfer`` command (see :mod:`lifting_dfer.cli`)."""
+"""``python -m lifting_dfer ...`` is the ``lifting-dfer`` command (see [`lifting_dfer.cli`][lifting_dfer.cli])."""
 
 import sys
 

@@ -13,7 +13,7 @@ __all__ = ["MLPBaseline"]
 
 
 class MLPBaseline(nn.Module):
-    r"""A multiscale backbone's last stage classified by :class:`~lifting_dfer.heads.ConcatMLPHead`.
+    r"""A multiscale backbone's last stage classified by [`ConcatMLPHead`][lifting_dfer.ConcatMLPHead].
 
     ``clip -> backbone -> last stage (b, c, t, h, w) -> spatial mean, frames concatenated (b, t c) -> MLP``.
     Returns logits in training and eval mode alike (no LiftLoss: there is no lifting).
@@ -22,7 +22,8 @@ class MLPBaseline(nn.Module):
         - clip: ``(b, 3, t0, h0, w0)`` as the backbone expects -> logits ``(b, k)``
 
     Args:
-        backbone: a :class:`~lifting_dfer.backbones.MultiscaleBackbone` (``feature_dims``, ``feature_shapes``).
+        backbone: a [`MultiscaleBackbone`][lifting_dfer.backbones.MultiscaleBackbone] (``feature_dims``,
+            ``feature_shapes``).
         num_classes: ``k``.
         hidden: the MLP's hidden width.
         image_size: ``(h0, w0)`` or one int; ``None``: the backbone's fixed size, else 224 (only checked here:

@@ -4,7 +4,7 @@ A checkpoint is a ``dict`` saved with ``torch.save``:
 
 | key | value |
 |---|---|
-| ``format`` | ``"lifting_dfer/1"`` (:data:`CHECKPOINT_FORMAT`) |
+| ``format`` | ``"lifting_dfer/1"`` ([`CHECKPOINT_FORMAT`][lifting_dfer.checkpoint.CHECKPOINT_FORMAT]) |
 | ``arch`` | registry name, e.g. ``"ifdd_2dcnn"`` (``create_model(arch, **arch_kwargs)`` rebuilds it) |
 | ``arch_kwargs`` | builder keyword arguments (``num_classes``, ``num_frames``, ...) |
 | ``class_names`` | class names in index order |
@@ -166,7 +166,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, weights_only: bool = True) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint` and validate its fields.
+    """Read a checkpoint written by [`save_checkpoint`][lifting_dfer.save_checkpoint] and validate its fields.
 
     Args:
         path: the checkpoint file.
@@ -287,8 +287,9 @@ def model_from_checkpoint(
     ``arch_kwargs`` is ignored (the checkpoint holds all weights), so the backbone file need not exist.
 
     Raises:
-        FileNotFoundError, ValueError: see :func:`load_checkpoint` and :func:`load_model_state`; ``ValueError``
-            also for an ``arch`` the registry does not know.
+        FileNotFoundError, ValueError: see [`load_checkpoint`][lifting_dfer.load_checkpoint] and
+            [`load_model_state`][lifting_dfer.checkpoint.load_model_state]; ``ValueError`` also for an ``arch`` the
+            registry does not know.
     """
     from .models import create_model, list_models
 

@@ -55,7 +55,7 @@ def _device(name: str) -> torch.device:
 def load_model(path: str | Path, *, device: torch.device | str = "cpu"):
     """Rebuild the model stored in a ``lifting_dfer`` checkpoint; ``(model, checkpoint dict)``.
 
-    :func:`~lifting_dfer.checkpoint.model_from_checkpoint` raises ``FileNotFoundError`` / ``ValueError`` naming
+    [`model_from_checkpoint`][lifting_dfer.model_from_checkpoint] raises ``FileNotFoundError`` / ``ValueError`` naming
     the file and the reason (not a checkpoint, weights of another model, unknown model); errors that escape
     ``torch.load`` on arbitrary bytes become a ``ValueError`` here too.
     """

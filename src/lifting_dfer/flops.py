@@ -1,8 +1,8 @@
 """Parameter and multiply-accumulate counts of a model, as DFER papers report them ("GFLOPs" = GMACs).
 
-:func:`count_macs` runs one forward pass under :class:`torch.utils.flop_counter.FlopCounterMode` and halves its
-FLOP count (one multiply-accumulate = 2 FLOPs), so its "GFLOPs" follow the fvcore multiply-accumulate convention
-of video papers. It reports two numbers:
+[`count_macs`][lifting_dfer.flops.count_macs] runs one forward pass under `torch.utils.flop_counter.FlopCounterMode` and
+halves its FLOP count (one multiply-accumulate = 2 FLOPs), so its "GFLOPs" follow the fvcore multiply-accumulate
+convention of video papers. It reports two numbers:
 
 - ``macs``: every matrix product and convolution, including the activation-activation products of attention
   (``q k^T``, ``attn v``, ``scaled_dot_product_attention``, MViT's relative-position einsums);
@@ -10,10 +10,10 @@ of video papers. It reports two numbers:
   ``aten.mm`` and ``aten.addmm`` kernels);
 - ``norm_elements``: elements entering a BatchNorm / LayerNorm / GroupNorm module.
 
-:attr:`Complexity.thop_gmacs` combines the last two as the module-hook counter thop does: conv and linear MACs
-plus 4 operations per element of an affine normalisation layer, and nothing for functional calls (attention
-matmuls, activations). This is the convention of IFDD's Table 12: it gives the paper's MViT baseline to the
-third digit (32.83) and its MobileNetV2 baseline within 1% (see ``docs/models.md``).
+[`Complexity.thop_gmacs`][lifting_dfer.flops.Complexity.thop_gmacs] combines the last two as the module-hook counter
+thop does: conv and linear MACs plus 4 operations per element of an affine normalisation layer, and nothing for
+functional calls (attention matmuls, activations). This is the convention of IFDD's Table 12: it gives the paper's MViT
+baseline to the third digit (32.83) and its MobileNetV2 baseline within 1% (see ``docs/models.md``).
 
 Counting on the ``meta`` device (``device="meta"``) builds nothing in memory and takes about a second even for a
 16x224x224 clip through a video transformer.

@@ -18,7 +18,8 @@ __all__ = ["IFDD", "IFDDOutput"]
 
 
 class IFDDOutput(NamedTuple):
-    """What IFDD returns in training mode (and :meth:`IFDD.forward_features` in any mode).
+    """What IFDD returns in training mode (and [`IFDD.forward_features`][lifting_dfer.ifdd.IFDD.forward_features] in any
+    mode).
 
     The training loss is ``cross_entropy(out.logits, y) + LiftLoss()(out.y_s, out.x)``.
     """
@@ -42,7 +43,7 @@ class IFDD(nn.Module):
     ``-> ISSM -> X_S, X_D (b, c, t/2, h, w) -> LADM -> Y_S, Y_D -> AttentionPool(Y_D) (b, c)``
     ``-> Dropout -> Linear -> logits (b, k)``.
 
-    The backbone follows the :class:`~lifting_dfer.backbones.MultiscaleBackbone` contract: it has
+    The backbone follows the [`MultiscaleBackbone`][lifting_dfer.backbones.MultiscaleBackbone] contract: it has
     ``feature_dims`` (stage widths) and ``feature_shapes(h, w)`` (per-stage ``(c, t, h, w)``), validates the clip
     and returns the stage list; ISSM is sized from the last stage's ``(t, h, w)`` for ``image_size``.
 
@@ -52,7 +53,7 @@ class IFDD(nn.Module):
 
     Shape:
         - clip: ``(b, 3, t0, h0, w0)`` with ``(h0, w0) = image_size`` (checked before any compute)
-        - output: logits ``(b, k)`` in eval mode; :class:`IFDDOutput` in training mode
+        - output: logits ``(b, k)`` in eval mode; [`IFDDOutput`][lifting_dfer.IFDDOutput] in training mode
 
     Args:
         backbone: multiscale feature extractor (see above).
@@ -124,7 +125,8 @@ class IFDD(nn.Module):
         )
 
     def forward_features(self, clip: Tensor) -> IFDDOutput:
-        """The full :class:`IFDDOutput` in any mode (``model.eval().forward_features(clip).features`` for t-SNE)."""
+        """The full [`IFDDOutput`][lifting_dfer.IFDDOutput] in any mode
+        (``model.eval().forward_features(clip).features`` for t-SNE)."""
         clip, _ = check_input(clip, "b c t h w", "clip", **self._clip_sizes)
         return self.forward_head(self.backbone(clip))
 
@@ -137,6 +139,7 @@ class IFDD(nn.Module):
         return IFDDOutput(self.classifier(self.dropout(features)), features, y_s, x, indices)
 
     def forward(self, clip: Tensor) -> Tensor | IFDDOutput:
-        """Logits ``(b, k)`` in eval mode; :class:`IFDDOutput` (logits plus LiftLoss inputs) in training mode."""
+        """Logits ``(b, k)`` in eval mode; [`IFDDOutput`][lifting_dfer.IFDDOutput] (logits plus LiftLoss inputs) in
+        training mode."""
         out = self.forward_features(clip)
         return out if self.training else out.logits

@@ -28,7 +28,7 @@ class ISSM(nn.Module):
     Eq. 2, offsets from the inter-frame correlation ``R = Z Z^T / sqrt(d)``:
     ``A_S = tanh(Vec(softmax(R)) W_S + b_S)``, ``A_D = tanh(Vec(softmax(-R)) W_D + b_D)``.
     Eq. 3, indices ``I_S[i] = 2i + L A_S[i]``, ``I_D[i] = 2i + 1 + L A_D[i]`` clamped to ``[0, t - 1]``;
-    ``X_S, X_D`` are sampled at them by :func:`~lifting_dfer.interpolate_frames` (Eq. 4).
+    ``X_S, X_D`` are sampled at them by [`interpolate_frames`][lifting_dfer.interpolate_frames] (Eq. 4).
     ``W_S, b_S, W_D, b_D`` start at zero, so training starts from the even/odd split.
 
     With ``token_grid`` (the authors' implementation choice, not in the paper's equations), Eq. 1's

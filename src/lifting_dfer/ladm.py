@@ -56,7 +56,8 @@ class LADM(nn.Module):
     - ``mutual=False`` (Table 3): each step attends inside its own group (``U(X_S | X_S)``, ``P(X_D | X_D)``), so
       the two groups never exchange information.
 
-    ``Y_D`` (the emotion-related dynamics) feeds the classifier; ``Y_S`` is constrained by :class:`LiftLoss`.
+    ``Y_D`` (the emotion-related dynamics) feeds the classifier; ``Y_S`` is constrained by
+    [`LiftLoss`][lifting_dfer.LiftLoss].
 
     Shape:
         - x_s, x_d: ``(b, c, z, h, w)`` (same shape, same dtype), or the same axes in ``layout``

@@ -9,8 +9,8 @@ Every builder has the signature ``(num_classes=7, num_frames=16, pretrained=None
   another weights name (see [`resolve_weights`][lifting_dfer.backbones.resolve_weights]).
 - ``overrides``: backbone settings (``image_size``, and ``frame_stride`` / ``out_indices`` for MobileNetV2,
   ``depths`` / ``out_stages`` / ``stochastic_depth_prob`` for MViT) and the model's own keyword arguments
-  (:class:`~lifting_dfer.IFDD`: ``dim``, ``compress``, ``mlp_ratio``, ``use_issm``, ...;
-  :class:`~lifting_dfer.baseline.MLPBaseline`: ``hidden``, ``dropout``).
+  ([`IFDD`][lifting_dfer.IFDD]: ``dim``, ``compress``, ``mlp_ratio``, ``use_issm``, ...;
+  [`MLPBaseline`][lifting_dfer.MLPBaseline]: ``hidden``, ``dropout``).
 
 Checkpoints rebuild models with ``create_model(arch, **arch_kwargs)``.
 
@@ -140,7 +140,7 @@ def paper_weights(name: str) -> str:
 
 
 def list_models() -> list[str]:
-    """Names accepted by :func:`create_model`, sorted."""
+    """Names accepted by [`create_model`][lifting_dfer.create_model], sorted."""
     return sorted(_BUILDERS)
 
 

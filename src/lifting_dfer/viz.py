@@ -1,17 +1,23 @@
 """Plots of what IFDD learned (the paper's figures) and of ``lifting-dfer predict`` timelines; each writes a PNG.
 
-- :func:`plot_split_indices`: ISSM's static/dynamic indices ``I_S, I_D`` over the clip's frames.
-- :func:`gradcam` + :func:`plot_gradcam`: Grad-CAM of ``Y_S`` and ``Y_D`` over the frames (paper Fig. 2a).
-- :func:`plot_tsne`: t-SNE of the classifier features (:func:`classifier_features` collects them).
-- :func:`plot_class_radar`, :func:`plot_confusion_matrix`: per-class accuracy and the confusion matrix.
-- :func:`plot_timeline`: probability of each emotion over time, from :func:`~lifting_dfer.video.predict_video`.
+- [`plot_split_indices`][lifting_dfer.viz.plot_split_indices]: ISSM's static/dynamic indices ``I_S, I_D`` over the
+  clip's frames.
+- [`gradcam`][lifting_dfer.viz.gradcam] + [`plot_gradcam`][lifting_dfer.viz.plot_gradcam]: Grad-CAM of ``Y_S`` and
+  ``Y_D`` over the frames (paper Fig. 2a).
+- [`plot_tsne`][lifting_dfer.viz.plot_tsne]: t-SNE of the classifier features
+  ([`classifier_features`][lifting_dfer.viz.classifier_features] collects them).
+- [`plot_class_radar`][lifting_dfer.viz.plot_class_radar],
+  [`plot_confusion_matrix`][lifting_dfer.viz.plot_confusion_matrix]: per-class accuracy and the confusion matrix.
+- [`plot_timeline`][lifting_dfer.viz.plot_timeline]: probability of each emotion over time, from
+  [`predict_video`][lifting_dfer.video.predict_video].
 
 matplotlib and scikit-learn are imported lazily (``pip install 'lifting_dfer[viz]'``). Figures are built with
 ``matplotlib.figure.Figure`` (no pyplot, no global backend state, nothing is shown on screen).
 
 Feature frames and input frames: the backbones halve time (``t = t0 / 2``), so feature frame ``j`` summarises
 input frames ``2j`` and ``2j + 1``; a (fractional) feature index ``i`` is drawn at input position
-``frame_stride * i + (frame_stride - 1) / 2`` (:func:`feature_to_frame_positions`).
+``frame_stride * i + (frame_stride - 1) / 2``
+([`feature_to_frame_positions`][lifting_dfer.viz.feature_to_frame_positions]).
 """
 
 from __future__ import annotations
@@ -170,13 +176,13 @@ def _cam(activation: Tensor, gradient: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def gradcam(model: nn.Module, clip: Tensor, *, target: int | None = None) -> GradCAM:
-    """Grad-CAM of ``Y_S`` and ``Y_D`` (paper Fig. 2a) for any model holding one :class:`~lifting_dfer.ladm.LADM`.
+    """Grad-CAM of ``Y_S`` and ``Y_D`` (paper Fig. 2a) for any model holding one [`LADM`][lifting_dfer.LADM].
 
     A forward hook on the LADM captures ``(y_s, y_d)``; the gradient of the ``target`` class logit (default:
     the predicted class) with respect to each gives channel weights ``alpha_c`` (its mean over ``z, h, w``), and
     ``ReLU(sum_c alpha_c y_c)`` is upsampled bilinearly to the clip's frame size and divided by its maximum
     (per group, over all frames, so frames compare). The model runs in eval mode; its mode is restored after.
-    The indices come from the model's :class:`~lifting_dfer.issm.ISSM` (even/odd without one).
+    The indices come from the model's [`ISSM`][lifting_dfer.ISSM] (even/odd without one).
 
     The classifier reads ``Y_D`` only, so ``Y_S`` reaches the logits through the predictor of Eq. 6,
     ``Y_D = X_D - P(Y_S | X_D)``: its gradient is taken on the ``Y_S`` tokens that ``P`` attends to. With
@@ -256,10 +262,11 @@ def plot_gradcam(
     """Overlay the Grad-CAM maps of ``Y_S`` (top row) and ``Y_D`` (bottom row) on the frames they came from.
 
     Group frame ``k`` is drawn over the input frame nearest to its index (``I_S[k]`` or ``I_D[k]``, mapped by
-    :func:`feature_to_frame_positions`).
+    [`feature_to_frame_positions`][lifting_dfer.viz.feature_to_frame_positions]).
 
     Shape:
-        - frames: ``(t0, h, w, 3)`` uint8, or the normalised clip ``(3, t0, h, w)`` given to :func:`gradcam`
+        - frames: ``(t0, h, w, 3)`` uint8, or the normalised clip ``(3, t0, h, w)`` given to
+          [`gradcam`][lifting_dfer.viz.gradcam]
     """
     frames = _as_frames(frames)
     t0 = frames.shape[0]
@@ -373,8 +380,9 @@ def plot_class_radar(
     """Radar chart of per-class accuracy (recall), one polygon per model; values in ``[0, 1]``.
 
     ``accuracies`` is one model's values (a sequence of ``k`` values, or ``{class name: value}`` such as
-    ``report["per_class"]`` from :func:`lifting_dfer.metrics.classification_report`), or ``{label: values}`` to
-    compare models. Classes without a value (``None``: absent from the test set) are drawn at 0.
+    ``report["per_class"]`` from
+    [`lifting_dfer.metrics.classification_report`][lifting_dfer.metrics.classification_report]), or ``{label: values}``
+    to compare models. Classes without a value (``None``: absent from the test set) are drawn at 0.
     """
     one_model = not isinstance(accuracies, Mapping) or all(
         v is None or isinstance(v, (int, float)) for v in accuracies.values()
@@ -440,7 +448,7 @@ def plot_confusion_matrix(
 
 
 def plot_timeline(prediction: Mapping, path: str | os.PathLike, *, title: str | None = None) -> Path:
-    """Probability of each emotion over time, from :func:`~lifting_dfer.video.predict_video`'s result.
+    """Probability of each emotion over time, from [`predict_video`][lifting_dfer.video.predict_video]'s result.
 
     Each window is drawn at its centre time; the band under the curves shows the top class per window.
     """

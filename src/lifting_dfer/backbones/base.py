@@ -1,14 +1,15 @@
 """The multiscale backbone contract of IFDD, and loading of pretrained weights files.
 
-A backbone for :class:`~lifting_dfer.IFDD` is an ``nn.Module`` that maps a clip to a list of stage features,
+A backbone for [`IFDD`][lifting_dfer.IFDD] is an ``nn.Module`` that maps a clip to a list of stage features,
 finest first, all with the same number of frames::
 
     clip (b, 3, t0, h0, w0) -> [(b, c_1, t, h_1, w_1), ..., (b, c_S, t, h_S, w_S)],  t = t0 / frame_stride
 
-with ``h_j = h0 / reductions[j]``. Subclass :class:`MultiscaleBackbone`, pass the stage widths, spatial
-reductions and temporal stride to its constructor, and implement :meth:`~MultiscaleBackbone.forward_features`;
-the base class validates the clip (channels, frames, resolution) before any compute and tells IFDD the feature
-shapes it will get for a given input size (:meth:`~MultiscaleBackbone.feature_shapes`).
+with ``h_j = h0 / reductions[j]``. Subclass [`MultiscaleBackbone`][lifting_dfer.backbones.MultiscaleBackbone], pass the
+stage widths, spatial reductions and temporal stride to its constructor, and implement
+[`forward_features`][lifting_dfer.backbones.MultiscaleBackbone.forward_features]; the base class validates the clip
+(channels, frames, resolution) before any compute and tells IFDD the feature shapes it will get for a given input size
+([`feature_shapes`][lifting_dfer.backbones.MultiscaleBackbone.feature_shapes]).
 
 [`resolve_weights`][lifting_dfer.backbones.resolve_weights] (in `hub.py`) turns a file or a timm / torchvision
 weights name into a local file, downloading named weights into the standard caches;
@@ -121,7 +122,8 @@ class MultiscaleBackbone(nn.Module):
 def last_stage_shape(
     backbone: nn.Module, image_size: int | tuple[int, int] | None
 ) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
-    """Check ``backbone`` follows the :class:`MultiscaleBackbone` contract; return ``(h0, w0)`` and its last stage.
+    """Check ``backbone`` follows the [`MultiscaleBackbone`][lifting_dfer.backbones.MultiscaleBackbone] contract; return
+    ``(h0, w0)`` and its last stage.
 
     ``image_size`` is ``(h0, w0)`` or one int; ``None`` takes the backbone's fixed ``image_size``, else 224. The
     last stage is ``(c, t, h, w)`` from ``backbone.feature_shapes(h0, w0)``; heads are sized from it.

@@ -1,8 +1,8 @@
 """``ClipDataset``: labelled clips stored as folders of frames; the base of DFEW, FERV39k and MAFW.
 
 An item is ``(clip, label)``: ``num_frames`` frames sampled uniformly over the whole clip
-(:func:`~lifting_dfer.data.sampling.uniform_indices`), decoded with torchvision.io, cropped/flipped/resized/
-normalised by :class:`~lifting_dfer.data.transforms.ClipTransform`.
+([`uniform_indices`][lifting_dfer.data.uniform_indices]), decoded with torchvision.io, cropped/flipped/resized/
+normalised by [`ClipTransform`][lifting_dfer.data.ClipTransform].
 
 Randomness (training only: segment offsets, crop box, flip) comes from torch's RNG, so it is reproducible:
 
@@ -10,7 +10,7 @@ Randomness (training only: segment offsets, crop box, flip) comes from torch's R
   ``base_seed`` is drawn from the DataLoader's ``generator``; pass ``DataLoader(..., generator=g)`` with
   ``g.manual_seed(seed + epoch)`` to replay an epoch (for the same ``num_workers``).
 - ``seed=int``: each item draws from its own generator seeded by ``(seed, epoch, index)``, independent of worker
-  count and order; call :meth:`ClipDataset.set_epoch` at the start of every epoch.
+  count and order; call [`ClipDataset.set_epoch`][lifting_dfer.data.ClipDataset.set_epoch] at the start of every epoch.
 """
 
 from __future__ import annotations

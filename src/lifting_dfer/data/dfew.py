@@ -209,7 +209,7 @@ class DFEW(ClipDataset):
         split_dir: folder holding ``train(single-labeled)``/``test(single-labeled)`` (also accepted:
             ``train_single-labeled``); default ``root/EmoLabel_DataSplit``.
         split_file: explicit split CSV, overriding ``split_dir``/``fold``/``split`` lookup.
-        on_corrupt, transform, seed: see :class:`~lifting_dfer.data.clips.ClipDataset`.
+        on_corrupt, transform, seed: see [`ClipDataset`][lifting_dfer.data.ClipDataset].
     """
 
     def __init__(

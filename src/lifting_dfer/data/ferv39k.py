@@ -143,7 +143,7 @@ class FERV39k(ClipDataset):
         train: augmentation and random temporal offsets; defaults to ``split == "train"``.
         frames_dir: frame root under ``root`` (or absolute).
         split_file: explicit split file, overriding the ``setup`` lookup.
-        on_corrupt, transform, seed: see :class:`~lifting_dfer.data.clips.ClipDataset`.
+        on_corrupt, transform, seed: see [`ClipDataset`][lifting_dfer.data.ClipDataset].
     """
 
     def __init__(

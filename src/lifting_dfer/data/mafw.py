@@ -131,7 +131,7 @@ class MAFW(ClipDataset):
         frames_dir: frame root under ``root`` (or absolute).
         split_dir: folder holding ``set_1/`` ... ``set_5/``; default ``root/Train & Test Set/single/no_caption``.
         split_file: explicit split file, overriding the ``split_dir``/``fold``/``split`` lookup.
-        on_corrupt, transform, seed: see :class:`~lifting_dfer.data.clips.ClipDataset`.
+        on_corrupt, transform, seed: see [`ClipDataset`][lifting_dfer.data.ClipDataset].
     """
 
     def __init__(

@@ -1,9 +1,11 @@
 """Training and evaluation of IFDD and the baselines on DFEW, FERV39k and MAFW (the paper's protocol).
 
-- :func:`main` / :func:`evaluate_main`: the command-line entry points (``examples/train_*.py``,
-  ``examples/evaluate.py``, ``lifting-dfer train|evaluate``).
-- :class:`TrainConfig`: every setting of a run; :func:`run` trains its folds; :func:`fit` trains one split.
-- :func:`train_one_epoch`, :func:`evaluate`: the loops; :class:`WarmupCosine`: the learning-rate schedule.
+- [`main`][lifting_dfer.training.main] / [`evaluate_main`][lifting_dfer.training.evaluate_main]: the command-line entry
+  points (``examples/train_*.py``, ``examples/evaluate.py``, ``lifting-dfer train|evaluate``).
+- [`TrainConfig`][lifting_dfer.training.TrainConfig]: every setting of a run; [`run`][lifting_dfer.training.run] trains
+  its folds; [`fit`][lifting_dfer.training.fit] trains one split.
+- [`train_one_epoch`][lifting_dfer.training.train_one_epoch], [`evaluate`][lifting_dfer.training.evaluate]: the loops;
+  [`WarmupCosine`][lifting_dfer.training.WarmupCosine]: the learning-rate schedule.
 
 See ``docs/training.md``.
 """

@@ -197,7 +197,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        """Inverse of [`to_dict`][lifting_dfer.training.TrainConfig.to_dict]; unknown keys raise ``ValueError``."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
@@ -340,7 +340,8 @@ def _explicit(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> se
 def config_from_args(
     argv: Sequence[str] | None = None, *, dataset: str | None = None
 ) -> tuple[TrainConfig, set[str]]:
-    """Parse ``argv`` into a :class:`TrainConfig` with the preset applied; also return the options given.
+    """Parse ``argv`` into a [`TrainConfig`][lifting_dfer.training.TrainConfig] with the preset applied; also return the
+    options given.
 
     The demo preset applies when ``--demo`` is given or no ``--data-root`` is (then the dataset must be DFEW,
     whose layout the synthetic data copies); explicit options override the preset.

@@ -2,7 +2,7 @@
 
 ``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` (and the rendezvous variables); without them the run is a
 single process and every helper here is a no-op. Training uses ``DistributedSampler`` (padding to equal shards);
-evaluation shards the indices ``rank::world_size`` *without* padding, and :func:`gather_predictions` puts the
+evaluation shards the indices ``rank::world_size`` *without* padding, and `gather_predictions` puts the
 pieces back in dataset order, so metrics count every clip exactly once.
 """
 

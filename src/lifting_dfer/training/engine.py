@@ -4,10 +4,10 @@ gathered evaluation that reports UAR/WAR.
 Loss (the paper's training protocol): ``cross_entropy(out.logits, y) + LiftLoss(weight)(out.y_s, out.x)`` when the
 model returns an ``IFDDOutput`` (IFDD in training mode), else cross entropy alone (baselines).
 
-Interruption: inside :class:`GracefulInterrupt`, SIGINT (Ctrl-C) and SIGTERM only set a flag; the epoch loop
-stops after the step in progress and raises :class:`TrainingInterrupted`, so the caller can save a checkpoint of
-a consistent state (the model, optimizer, schedule and RNGs after a whole number of steps). A second Ctrl-C
-interrupts at once.
+Interruption: inside [`GracefulInterrupt`][lifting_dfer.training.GracefulInterrupt], SIGINT (Ctrl-C) and SIGTERM only
+set a flag; the epoch loop stops after the step in progress and raises `TrainingInterrupted`, so the caller can save a
+checkpoint of a consistent state (the model, optimizer, schedule and RNGs after a whole number of steps). A second
+Ctrl-C interrupts at once.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ logger = logging.getLogger(__name__)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Raised by :func:`train_one_epoch` after a requested interruption, at a step boundary."""
+    """Raised by [`train_one_epoch`][lifting_dfer.training.train_one_epoch] after a requested interruption, at a step
+    boundary."""
 
 
 class GracefulInterrupt:

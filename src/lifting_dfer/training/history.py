@@ -1,9 +1,9 @@
 """Per-epoch metric files of a run: ``metrics.jsonl`` and ``metrics.csv`` (append-only, flushed each epoch).
 
 ``MetricWriter.log(record)`` appends one line to each file and ``fsync``-s them, so a crash loses at most the
-epoch in progress. On resume, :meth:`MetricWriter.rewrite` replaces both files (atomically) with the history
-stored in the checkpoint, dropping any epoch logged after the checkpoint was written (it is trained again).
-TensorBoard scalars are written too when ``tensorboard=True`` (needs the ``tensorboard`` package).
+epoch in progress. On resume, [`MetricWriter.rewrite`][lifting_dfer.training.MetricWriter.rewrite] replaces both files
+(atomically) with the history stored in the checkpoint, dropping any epoch logged after the checkpoint was written (it
+is trained again). TensorBoard scalars are written too when ``tensorboard=True`` (needs the ``tensorboard`` package).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The training scripts' driver: datasets and model from a :class:`TrainConfig`, one or all folds, test metrics,
-the fold summary table, resume, and the command-line entry point :func:`main`.
+"""The training scripts' driver: datasets and model from a [`TrainConfig`][lifting_dfer.training.TrainConfig], one or
+all folds, test metrics, the fold summary table, resume, and the command-line entry point
+[`main`][lifting_dfer.training.main].
 
 Run folder (``--output-dir``, default ``runs/<dataset>-<model>-<YYYYmmdd-HHMMSS>``)::
 
@@ -228,7 +229,8 @@ def _default_run_dir(cfg: TrainConfig) -> Path:
 
 
 def run(cfg: TrainConfig, *, ctx: DistributedContext | None = None) -> dict[str, Any]:
-    """Train every fold of ``cfg`` (resuming when ``cfg.resume`` is set) and return :func:`summarize_folds`.
+    """Train every fold of ``cfg`` (resuming when ``cfg.resume`` is set) and return
+    [`summarize_folds`][lifting_dfer.training.summarize_folds].
 
     Raises:
         FileExistsError: the run folder already holds a run and ``cfg.resume`` is not set.

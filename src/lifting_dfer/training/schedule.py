@@ -54,7 +54,8 @@ def warmup_cosine_lr(
 
 
 class WarmupCosine:
-    """Set every parameter group's ``lr`` from :func:`warmup_cosine_lr`; call :meth:`step` after each batch.
+    """Set every parameter group's ``lr`` from [`warmup_cosine_lr`][lifting_dfer.training.warmup_cosine_lr]; call
+    [`step`][lifting_dfer.training.WarmupCosine.step] after each batch.
 
     Each group keeps its own ``base_lr`` (its ``lr`` when the schedule was built, saved as ``initial_lr``);
     ``warmup_lr`` and ``min_lr`` are shared. The optimizer's rate is set for step 0 at construction.

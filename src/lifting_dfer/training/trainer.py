@@ -52,7 +52,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class FitResult:
-    """Outcome of :func:`fit`: the best epoch (1-based), its validation report, the checkpoint paths, the history."""
+    """Outcome of [`fit`][lifting_dfer.training.fit]: the best epoch (1-based), its validation report, the checkpoint
+    paths, the history."""
 
     best_epoch: int
     best_val: dict[str, Any] | None
@@ -74,7 +75,7 @@ def get_rng_state(device: torch.device) -> dict[str, Any]:
 
 
 def set_rng_state(state: Mapping[str, Any], device: torch.device) -> None:
-    """Inverse of :func:`get_rng_state`."""
+    """Inverse of `get_rng_state`."""
     torch.set_rng_state(state["torch"])
     if state.get("cuda") is not None and device.type == "cuda":
         torch.cuda.set_rng_state(state["cuda"], device)
@@ -151,7 +152,8 @@ def fit(
         ctx: the process's place in a ``torchrun`` world (default: one process on ``cfg.device``).
         resume: continue from ``folder/last.pt`` (it must exist); without it an existing ``last.pt`` is an error.
         extra: more top-level checkpoint fields (e.g. ``fold``).
-        interrupt: a :class:`GracefulInterrupt` (default: a new one installed for the duration of the call).
+        interrupt: a [`GracefulInterrupt`][lifting_dfer.training.GracefulInterrupt] (default: a new one installed for
+            the duration of the call).
 
     Raises:
         FileExistsError: ``folder`` already holds a run and ``resume`` is false.
