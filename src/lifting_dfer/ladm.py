@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch  # noqa: F401  (the doctests use it)
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
