@@ -21,7 +21,10 @@ REGENERATE = """\
 ```bash
 python -m benchmarks.run              # CPU: ~10-15 min on 2 cores; writes benchmarks/results/cpu.json
 bash benchmarks/gpu.sh                # on a CUDA machine: benchmarks/results/gpu.json and cuda.json
-python -m benchmarks.video --before-src ../main/src   # predict on real videos (~1 h under load): video.json
+python -m benchmarks.video --before-src OLD/src --backends pytorch onnxruntime
+                                      # predict on real videos, before/after (~15 min on an idle 2-core machine,
+                                      # most of it the old code): benchmarks/results/video.json
+python -m benchmarks.deploy           # exported models per window (~10 min): deploy-cpu.json (docs/deployment.md)
 python -m benchmarks.make_docs        # this page, from benchmarks/results/*.json
 ```"""
 
@@ -251,9 +254,10 @@ VIDEO_NOTES = """\
   5.19 fps) for the new code, and the video's own rate (30 fps) for the old code, which had no such record;
   *native* is `--fps native`. *before* is the code given by `--before-src` (its default settings; it decodes every
   frame, keeps every crop in memory and runs the full model on each window).
-- **Load**: the 1-minute load average before and after each run. Other jobs shared the 2 cores, so every absolute
-  figure here is slower than on a quiet machine, and figures move by up to a factor of two between runs as the load
-  does (earlier records are kept in `benchmarks/results/earlier/`). Compare rows by their load.
+- **Load**: the 1-minute load average before and after each run. A run keeps about 2 cores busy itself, so about
+  2 means an otherwise idle machine; above that, other jobs shared the 2 cores and the figures are slower (they
+  move by up to a factor of two with the load; earlier records are kept in `benchmarks/results/earlier/`).
+  Compare rows by their load.
 - **Backends**: *pytorch* runs the checkpoint (per-frame feature reuse, folded BatchNorm, bf16 where the CPU has
   it); *onnxruntime* runs the same checkpoint exported by `lifting-dfer export` (float32, whole windows: each
   frame goes through the backbone once per window that holds it)."""
@@ -262,6 +266,13 @@ VIDEO_NOTES = """\
 def _rate(rec_case: dict, stage: str) -> str:
     value = ((rec_case["result"].get("timing") or {}).get(stage) or {}).get("per_second")
     return "-" if value is None else f"{value:.1f}"
+
+
+def _target_value(target: dict) -> str:
+    """3 significant digits, or 4 where 3 would print the threshold itself (1.004 against <= 1)."""
+    value, threshold = target["value"], target["threshold"]
+    short = f"{value:.3g}"
+    return short if float(short) != threshold or value == threshold else f"{value:.4g}"
 
 
 def _video_sections(rec: dict) -> list[str]:
@@ -339,7 +350,7 @@ def render(records: Sequence[dict]) -> str:
         lines += ["## Targets", ""]
         lines += _table(
             ["device", "target", "measured", "goal", "met"],
-            [[r["env"]["device"], t["name"], f"{t['value']:.3g}", f"{t['op']} {t['threshold']:.3g}",
+            [[r["env"]["device"], t["name"], _target_value(t), f"{t['op']} {t['threshold']:.3g}",
               "yes" if t["met"] else "**no**"] for r, t in targets],
         )  # fmt: skip
     for rec in runs:

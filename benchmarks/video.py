@@ -96,9 +96,11 @@ def make_checkpoint(path: Path, *, num_frames: int, size: int) -> Path:
 
 
 def export_onnx_file(ckpt: Path) -> Path:
-    """``lifting-dfer export`` of the benchmark checkpoint (``<ckpt>.onnx`` and its sidecar) for the onnxruntime rows."""
+    """``lifting-dfer export`` of the benchmark checkpoint (``<ckpt>.onnx``, its sidecar) for the onnxruntime rows."""
     from lifting_dfer.export import export_checkpoint
 
+    for name in ("onnxscript", "onnx_ir"):  # their optimizer logs every node it removes at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
     result = export_checkpoint(ckpt, format="onnx", output=ckpt.with_suffix(".onnx"))
     logger.info("exported %s (max |p_onnx - p_pytorch| = %.1e)", result.path, result.max_abs_diff)
     return Path(result.path)
@@ -308,7 +310,7 @@ def stage_rate(case: dict, stage: str) -> float | None:
 def _row(c: dict) -> tuple[str, ...]:
     return (
         c["version"], Path(c["video"]).name, c["rate"],
-        (c["result"].get("precision") or "-") + ("" if c.get("backend", "pytorch") == "pytorch" else f" {c['backend']}"),
+        (c["result"].get("precision") or "-") + ("" if c.get("backend") in (None, "pytorch") else f" {c['backend']}"),
         _fmt(c["result"].get("fps"), 2), _fmt(c["rtf"], 2), _fmt(c["wall_s"], 1),
         _fmt(c["peak_rss_bytes"] and c["peak_rss_bytes"] / 2**20, 0),
         *(_fmt(stage_rate(c, stage), 1) for stage in ("decode", "detect", "backbone", "head")),
@@ -358,21 +360,41 @@ def _commit_of(path: Path) -> str | None:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.video", description=__doc__.split("\n\n")[0])
-    p.add_argument("--videos", nargs="+", type=Path, default=list(DEFAULT_VIDEOS),
-                   help=f"videos (default: face_20s.mp4 and face_4min.mp4 in $LIFTING_DFER_MEDIA or {MEDIA})")
-    p.add_argument("--before-src", type=Path, default=None,
-                   help="src folder of the version to compare with (e.g. ../main/src); no 'before' rows without it")
-    p.add_argument("--before-from", type=Path, default=None,
-                   help="take the 'before' rows from an earlier record (same videos and model) instead of rerunning "
-                   "them (they take an hour on 2 loaded cores)")
-    p.add_argument("--native", choices=("first", "all", "none"), default="first",
-                   help="videos also run at their native rate (default: the first only)")
+    p.add_argument(
+        "--videos",
+        nargs="+",
+        type=Path,
+        default=list(DEFAULT_VIDEOS),
+        help=f"videos (default: face_20s.mp4 and face_4min.mp4 in $LIFTING_DFER_MEDIA or {MEDIA})",
+    )
+    p.add_argument(
+        "--before-src",
+        type=Path,
+        default=None,
+        help="src folder of the version to compare with (e.g. ../main/src); no 'before' rows without it",
+    )
+    p.add_argument(
+        "--before-from",
+        type=Path,
+        default=None,
+        help="take the 'before' rows from an earlier record (same videos and model) instead of rerunning "
+        "them (they take an hour on 2 loaded cores)",
+    )
+    p.add_argument(
+        "--native",
+        choices=("first", "all", "none"),
+        default="first",
+        help="videos also run at their native rate (default: the first only)",
+    )
     p.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of each run (default: 2)")
     p.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE", help="more environment for the runs")
     p.add_argument("--backends", nargs="+", default=["pytorch"], help="predict --backend values (default: pytorch)")
     p.add_argument("--no-checks", action="store_true", help="skip the in-process fp32 equality check")
-    p.add_argument("--tiny", action="store_true",
-                   help="8x64 model on a 5 s synthetic video, run in this process: checks that it works")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="8x64 model on a 5 s synthetic video, run in this process: checks that it works",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/video[-tiny].json)")
     return p.parse_args(argv)
 
@@ -427,7 +449,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if {"pytorch", "onnxruntime"} <= set(by_backend):
             a, b = (np.array(by_backend[k].result["probabilities"]) for k in ("onnxruntime", "pytorch"))
             gap = float(np.abs(a - b).max())
-            checks["onnxruntime_gap"] = {"video": videos[0], "max_abs_diff": gap, "tol": ONNX_TOL, "ok": gap <= ONNX_TOL}
+            checks["onnxruntime_gap"] = {
+                "video": videos[0],
+                "max_abs_diff": gap,
+                "tol": ONNX_TOL,
+                "ok": gap <= ONNX_TOL,
+            }
         if not args.no_checks:
             torch.set_num_threads(args.threads)
             checks["fp32_equality"] = check_fp32_equality(ckpt, videos[0])

@@ -187,10 +187,13 @@ def _open_container(av, path: Path):
         raise FileNotFoundError(f"video not found: {path}")
     if not path.is_file():
         raise ValueError(f"video: expected a file, got a directory: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"cannot read video {path}: the file is empty (0 bytes)")
     try:
         container = av.open(str(path))
-    except av.FFmpegError as err:
-        raise ValueError(f"cannot read video {path}: {err}") from err
+    except av.FFmpegError as err:  # FFmpeg's message without its "[Errno N]" and the repeated path
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ValueError(f"cannot read video {path}: {reason} (not a video, or a damaged one)") from err
     if not container.streams.video:
         container.close()
         raise ValueError(f"cannot read video {path}: it has no video stream")
