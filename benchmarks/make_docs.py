@@ -19,13 +19,12 @@ __all__ = ["load_records", "main", "render"]
 
 REGENERATE = """\
 ```bash
-python -m benchmarks.run              # CPU: ~10-15 min on 2 cores; writes benchmarks/results/cpu.json
-bash benchmarks/gpu.sh                # on a CUDA machine: benchmarks/results/gpu.json and cuda.json
+python -m benchmarks.run         # CPU, ~10-15 min on 2 cores: benchmarks/results/cpu.json
+bash benchmarks/gpu.sh           # on a CUDA machine: benchmarks/results/gpu.json and cuda.json
 python -m benchmarks.video --before-src OLD/src --backends pytorch onnxruntime
-                                      # predict on real videos, before/after (~15 min on an idle 2-core machine,
-                                      # most of it the old code): benchmarks/results/video.json
-python -m benchmarks.deploy           # exported models per window (~10 min): deploy-cpu.json (docs/deployment.md)
-python -m benchmarks.make_docs        # this page, from benchmarks/results/*.json
+                                 # predict on real videos, ~15 min: benchmarks/results/video.json
+python -m benchmarks.deploy      # exported models per window, ~10 min: deploy-cpu.json (Deployment page)
+python -m benchmarks.make_docs   # this page, from benchmarks/results/*.json
 ```"""
 
 METHOD = """\
@@ -72,7 +71,7 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     if not rows:
         return []
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]  # | inside a cell
     return lines + [""]
 
 
