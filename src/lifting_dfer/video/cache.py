@@ -2,8 +2,8 @@
 
 Each frame is stored once, as a tuple of tensors (its normalised pixels ``(3, h, w)``, or the stage features
 ``(c_j, h_j, w_j)`` of a backbone that processes frames independently); a window is the stack of its frames along a
-new time axis. Frames no future window reads are dropped, so the memory is that of ``window + stride`` frames
-whatever the video's length.
+new time axis. Frames no future window reads are dropped, so the memory is that of a bounded number of frames
+(``predict`` keeps at most ``batch_size * stride + t0 + FRAME_BATCH``) whatever the video's length.
 """
 
 from __future__ import annotations

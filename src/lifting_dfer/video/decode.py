@@ -1,8 +1,8 @@
 """Decoding with PyAV, streamed: frames come one at a time, resampled to a frame rate by sample-and-hold.
 
-[`VideoStream`][lifting_dfer.video.VideoStream] never holds more than the frame it is showing, so memory does not grow
-with the video's length; [`read_video`][lifting_dfer.video.read_video] collects a whole (short) video into one array for
-plots and notebooks.
+[`VideoStream`][lifting_dfer.video.VideoStream] hands frames on as they are decoded (FFmpeg's frame threads hold a
+few more), so memory does not grow with the video's length; [`read_video`][lifting_dfer.video.read_video] collects a
+whole (short) video into one array for plots and notebooks.
 """
 
 from __future__ import annotations

@@ -42,9 +42,10 @@ class FaceCropper:
     (IoU >= 0.3, the same face) moves it only part of the way, ``box += (1 - smoothing) * (new - box)``, so the
     crop does not jitter from one detection to the next; a box elsewhere (a cut, another face) replaces it at once.
     A box stays in use until the next detection and ``hold`` frames beyond it (``detect_every - 1 + hold`` frames
-    after the frame it was found on), so a missed detection does not make the crop jump. Its square side is ``(1 + 2 margin) * max(w, h)``, centred on the box and
-    moved inside the frame. Frames without a box get a centre crop (the largest centred square); the counters
-    ``frames_with_face`` and ``fallback_frames`` say how often each happened.
+    after the frame it was found on), so a missed detection does not make the crop jump. Its square side is
+    ``(1 + 2 margin) * max(w, h)``, centred on the box and moved inside the frame. Frames without a box get a centre
+    crop (the largest centred square); the counters ``frames_with_face`` and ``fallback_frames`` say how often each
+    happened.
 
     Args:
         size: side of the output crops (the model's input size).

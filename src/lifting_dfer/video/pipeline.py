@@ -39,7 +39,10 @@ DETECTIONS_PER_SECOND = 3.0
 
 
 class StageTimer:
-    """Wall time and item count of each pipeline stage (``decode``, ``detect``, ``backbone``, ``head``, ``model``)."""
+    """Wall time and item count of each pipeline stage.
+
+    Stages: ``decode``, ``detect`` (or ``crop`` without face detection), ``backbone``, ``head``, ``model``.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}

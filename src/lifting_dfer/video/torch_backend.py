@@ -8,7 +8,7 @@ window.
 Fast paths (``fast=True``, eval only): BatchNorm folded into the convolutions
 ([`fold_batchnorm`][lifting_dfer.video.fastpath.fold_batchnorm], checked on an example), channels-last memory format for
 the 2D trunk, and with ``precision="bf16"`` the backbone under bfloat16 autocast (the head stays float32: on CPUs its
-attention gains nothing from bf16).
+attention gains nothing from bf16; a model without ``forward_head`` runs whole under autocast).
 """
 
 from __future__ import annotations
