@@ -99,8 +99,6 @@ def export_onnx_file(ckpt: Path) -> Path:
     """``lifting-dfer export`` of the benchmark checkpoint (``<ckpt>.onnx``, its sidecar) for the onnxruntime rows."""
     from lifting_dfer.export import export_checkpoint
 
-    for name in ("onnxscript", "onnx_ir"):  # their optimizer logs every node it removes at INFO
-        logging.getLogger(name).setLevel(logging.WARNING)
     result = export_checkpoint(ckpt, format="onnx", output=ckpt.with_suffix(".onnx"))
     logger.info("exported %s (max |p_onnx - p_pytorch| = %.1e)", result.path, result.max_abs_diff)
     return Path(result.path)

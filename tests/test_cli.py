@@ -271,7 +271,8 @@ def test_output_dir_that_is_a_file_is_refused_before_any_work(files, tmp_path, c
 def test_more_bad_inputs_are_one_clear_line(files, tmp_path, capsys):
     ckpt, out = files / "ifdd.pt", ("--output-dir", tmp_path / "out", "--device", "cpu")
     (tmp_path / "empty.mp4").write_bytes(b"")
-    assert "the file is empty (0 bytes)" in error_of(capsys, "predict", tmp_path / "empty.mp4", "--checkpoint", ckpt, *out)
+    message = error_of(capsys, "predict", tmp_path / "empty.mp4", "--checkpoint", ckpt, *out)
+    assert "the file is empty (0 bytes)" in message
     (tmp_path / "nothing").mkdir()
     (tmp_path / "nothing" / "notes.txt").write_text("hello")
     err = error_of(capsys, "predict", tmp_path / "nothing", "--checkpoint", ckpt, *out)

@@ -525,7 +525,8 @@ def test_an_unverified_or_failed_export_warns_when_loaded(exported, ort, tmp_pat
     copy = tmp_path / "copy.onnx"
     shutil.copy(exported["onnx"], copy)
     record = json.loads(sidecar_path(exported["onnx"]).read_text())
-    for verification, message in ((None, "was never verified"), ({"max_abs_diff": 0.3}, "differed from PyTorch by 0.3")):
+    cases = ((None, "was never verified"), ({"max_abs_diff": 0.3}, "differed from PyTorch by 0.3"))
+    for verification, message in cases:
         sidecar_path(copy).write_text(json.dumps({**record, "verification": verification}))
         with pytest.warns(UserWarning, match=message):
             OnnxRuntimeClassifier(copy)

@@ -207,7 +207,8 @@ def test_frames_and_stage_features_are_checked():
         normalize_frames(np.zeros((2, 8, 8, 3), np.uint8), mean=(0.5,), std=(0.2,))
     backbone = create_model("ifdd_2dcnn", num_frames=8, image_size=64, dim=32).backbone
     stages = [torch.zeros(1, 16, 7, 8, 8)]  # 7 frames: not a multiple of the temporal stride 2
-    with pytest.raises(ValueError, match=r"stages\[0\]: expected \(b, c, t0, h, w\) with t0 a multiple of frame_stride=2"):
+    expected = r"stages\[0\]: expected \(b, c, t0, h, w\) with t0 a multiple of frame_stride=2"
+    with pytest.raises(ValueError, match=expected):
         backbone.temporal_pool(stages)
 
 

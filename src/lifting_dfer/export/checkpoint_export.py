@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import os
 import warnings
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from torch import Tensor, nn
 from .._optional import optional_import
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from .exporters import DEFAULT_OPSET, export_onnx, export_torchscript
-from .runtime import OnnxRuntimeClassifier
+from .runtime import OnnxRuntimeClassifier, _first_line
 from .sidecar import PARITY_TOLERANCE, ExportMetadata, file_sha256, write_sidecar
 
 __all__ = ["ExportResult", "Probabilities", "default_output", "export_checkpoint", "run"]
@@ -192,23 +191,14 @@ def export_checkpoint(
 
 def run(args: argparse.Namespace) -> int:
     """The ``lifting-dfer export`` command (arguments from ``cli.build_parser``); returns the exit status."""
-    # the command logs at INFO: keep onnxscript's optimizer from listing every node it removes
-    quiet = {name: logging.getLogger(name) for name in ("onnxscript", "onnx_ir")}
-    levels = {name: logger.level for name, logger in quiet.items()}
     try:
-        for logger in quiet.values():
-            logger.setLevel(logging.WARNING)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+.* is deprecated", category=FutureWarning)
             result = export_checkpoint(
                 args.checkpoint, format=args.format, output=args.output, batch=args.batch, opset=args.opset
             )
     except RuntimeError as err:  # torch.export / the ONNX exporter / tracing refused the model: one line, not pages
-        first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
-        raise ValueError(f"{args.checkpoint}: {args.format} export failed: {first.strip()}") from err
-    finally:
-        for name, logger in quiet.items():
-            logger.setLevel(levels[name])
+        raise ValueError(f"{args.checkpoint}: {args.format} export failed: {_first_line(err)}") from err
     if args.format == "torchscript":  # said once, instead of torch's FutureWarnings with source lines
         warnings.warn(
             f"TorchScript is deprecated in PyTorch {torch.__version__.split('+')[0]} (torch.jit.trace/save/load "

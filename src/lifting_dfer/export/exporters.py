@@ -22,6 +22,7 @@ ONNX is the format to prefer for new deployments.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 import warnings
@@ -81,6 +82,20 @@ def _eval(module: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, mode in modes:
             m.training = mode
+
+
+@contextlib.contextmanager
+def _quiet_onnxscript() -> Iterator[None]:
+    """onnxscript's graph optimiser logs every node it removes at INFO: WARNING and above only, for the block."""
+    loggers = [logging.getLogger(name) for name in ("onnxscript", "onnx_ir")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _write_atomically(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
@@ -169,7 +184,7 @@ def export_onnx(
     args = tuple(args)
     _check_batch(args, minimum=2)
     dynamic = tuple(_batch_axes(a, torch.export.Dim("batch")) for a in args)
-    with _eval(module), warnings.catch_warnings():
+    with _eval(module), _quiet_onnxscript(), warnings.catch_warnings():
         # every input shares the one "batch" dimension, which torch reports once per extra input
         warnings.filterwarnings("ignore", message=r"# The axis name: batch will not be used", category=UserWarning)
         program = torch.onnx.export(

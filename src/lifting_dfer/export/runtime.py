@@ -28,8 +28,9 @@ def _runtime_errors(ort: Any) -> tuple[type[BaseException], ...]:
 
 
 def _first_line(err: BaseException) -> str:
+    """The first line of an error's message (the exporters and onnxruntime add pages of detail below it)."""
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return text.splitlines()[0].strip() if text else type(err).__name__
 
 
 class OnnxRuntimeClassifier:

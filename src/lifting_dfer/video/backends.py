@@ -90,7 +90,10 @@ _LOADERS: dict[str, BackendLoader] = {}
 
 
 def register_backend(name: str) -> Callable[[BackendLoader], BackendLoader]:
-    """Decorator registering ``loader(path, *, device, precision) -> WindowBackend`` under ``name``."""
+    """Decorator registering ``loader(path, *, device, precision) -> WindowBackend`` under ``name``.
+
+    ``device`` may be ``"auto"``: the loader picks what its runtime can use on this machine.
+    """
 
     def decorate(loader: BackendLoader) -> BackendLoader:
         _LOADERS[name] = loader
@@ -110,6 +113,9 @@ def load_backend(
     name: str, path: str | os.PathLike, *, device: str = "cpu", precision: str = "fp32"
 ) -> WindowBackend:
     """The backend ``name`` for the model file ``path`` (a checkpoint for ``"pytorch"``).
+
+    ``device="auto"`` lets the backend choose (PyTorch: CUDA when torch sees a GPU; onnxruntime: CUDA only when it
+    was built with it).
 
     Raises:
         ValueError: an unknown backend name, or whatever the loader raises for an unusable file.

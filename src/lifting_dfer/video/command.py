@@ -114,13 +114,7 @@ def run_predict(args: argparse.Namespace) -> int:
     source = Path(args.video)
     videos = find_videos(source)
     name = args.backend or ("onnxruntime" if Path(args.checkpoint).suffix.lower() == ".onnx" else "pytorch")
-    if name == "onnxruntime" and args.device == "auto":  # the onnx extra's onnxruntime runs on the CPU only
-        from .onnx_backend import default_device
-
-        device = default_device()
-    else:
-        device = str(_device(args.device))
-    backend: WindowBackend = load_backend(name, args.checkpoint, device=device, precision=args.precision)
+    backend: WindowBackend = load_backend(name, args.checkpoint, device=args.device, precision=args.precision)
     info = backend.info
     print(rate_line(args.fps, info.sampling))
     rows, failures = [], 0

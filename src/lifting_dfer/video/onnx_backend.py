@@ -21,14 +21,18 @@ from .sampling import checkpoint_sampling
 __all__ = ["OnnxRuntimeBackend", "default_device"]
 
 
+def _available_providers() -> list[str]:
+    from .._optional import optional_import
+
+    return optional_import("onnxruntime", extra="onnx").get_available_providers()
+
+
 def _providers(device: str) -> list[str | tuple[str, dict]]:
     """onnxruntime execution providers for a device (CUDA only where onnxruntime was built with it)."""
     if device == "cpu":
         return ["CPUExecutionProvider"]
     if device.startswith("cuda"):
-        from .._optional import optional_import
-
-        available = optional_import("onnxruntime", extra="onnx").get_available_providers()
+        available = _available_providers()
         if "CUDAExecutionProvider" in available:
             return [("CUDAExecutionProvider", {"device_id": torch.device(device).index or 0}), "CPUExecutionProvider"]
         raise ValueError(
@@ -39,10 +43,8 @@ def _providers(device: str) -> list[str | tuple[str, dict]]:
 
 
 def default_device() -> str:
-    """``"cuda"`` where onnxruntime can run on a CUDA GPU that torch sees, else ``"cpu"`` (``--device auto``)."""
-    from .._optional import optional_import
-
-    cuda = "CUDAExecutionProvider" in optional_import("onnxruntime", extra="onnx").get_available_providers()
+    """``"cuda"`` where onnxruntime can run on a CUDA GPU that torch sees, else ``"cpu"`` (``device="auto"``)."""
+    cuda = "CUDAExecutionProvider" in _available_providers()
     return "cuda" if cuda and torch.cuda.is_available() else "cpu"
 
 
@@ -65,8 +67,7 @@ class OnnxRuntimeBackend(WindowBackend):
     Args:
         path: the ``.onnx`` file (its sidecar ``<path>.json`` next to it).
         device: ``"cpu"``, or ``"cuda"``/``"cuda:i"`` with an onnxruntime built for CUDA (``onnxruntime-gpu``);
-            ``lifting-dfer predict --device auto`` picks CUDA only there
-            (``lifting_dfer.video.onnx_backend.default_device``).
+            ``"auto"`` picks CUDA only there (``lifting_dfer.video.onnx_backend.default_device``).
         precision: ``"fp32"`` or ``"auto"`` (the exported graph is float32; ``"bf16"`` is refused).
 
     Raises:
@@ -83,7 +84,7 @@ class OnnxRuntimeBackend(WindowBackend):
                 f"precision: the onnxruntime backend runs the exported float32 graph; expected fp32 or auto, "
                 f"got {precision!r}"
             )
-        device = str(device)
+        device = default_device() if device == "auto" else str(device)
         try:
             self.classifier = OnnxRuntimeClassifier(
                 path, providers=_providers(device), threads=torch.get_num_threads(), spin=False, memory_arena=False

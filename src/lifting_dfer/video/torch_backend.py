@@ -209,4 +209,6 @@ class TorchBackend(WindowBackend):
 
 @register_backend("pytorch")
 def _load_pytorch(path: str | os.PathLike, *, device: str = "cpu", precision: Precision = "fp32") -> TorchBackend:
-    return TorchBackend.from_checkpoint(path, device=device, precision=precision)
+    from ..cli import _device  # "auto", and a clear error for CUDA on a machine without it
+
+    return TorchBackend.from_checkpoint(path, device=_device(device), precision=precision)
