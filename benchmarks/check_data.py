@@ -89,14 +89,25 @@ def main(argv: list[str] | None = None) -> int:
                 report = check_dataset("dfew", root, workers=workers)
                 times.append(report.seconds)
                 cpu.append(time.process_time() - cpu_start)
-            record = {"frames": frames, "workers": workers, "clips": report.clips, "frame_files": report.frames,
-                      "seconds": times, "median_s": statistics.median(times), "cpu_seconds": cpu,
-                      "median_cpu_s": statistics.median(cpu), "load_average": os.getloadavg(), "cpus": os.cpu_count()}
+            record = {
+                "frames": frames,
+                "workers": workers,
+                "clips": report.clips,
+                "frame_files": report.frames,
+                "seconds": times,
+                "median_s": statistics.median(times),
+                "cpu_seconds": cpu,
+                "median_cpu_s": statistics.median(cpu),
+                "load_average": os.getloadavg(),
+                "cpus": os.cpu_count(),
+            }
             records.append(record)
-            print(f"{frames}: {report.clips} clips, {report.frames} frames, workers {workers}: "
-                  f"{', '.join(f'{t:.2f}' for t in times)} s (median {record['median_s']:.2f} s, CPU time median "
-                  f"{record['median_cpu_s']:.2f} s; load {' '.join(f'{x:.1f}' for x in os.getloadavg())} on "
-                  f"{os.cpu_count()} CPUs)")
+            print(
+                f"{frames}: {report.clips} clips, {report.frames} frames, workers {workers}: "
+                f"{', '.join(f'{t:.2f}' for t in times)} s (median {record['median_s']:.2f} s, CPU time median "
+                f"{record['median_cpu_s']:.2f} s; load {' '.join(f'{x:.1f}' for x in os.getloadavg())} on "
+                f"{os.cpu_count()} CPUs)"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=2) + "\n")
     return 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -182,7 +183,9 @@ def step_throughput(device: torch.device, models: Sequence[str], build: Callable
             warmup_s = time.perf_counter() - start
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
-            timer = Timer("step()", globals={"step": lambda: _train_step(runner, optimizer, clip, labels, device)})
+            timer = Timer(
+                "step()", globals={"step": functools.partial(_train_step, runner, optimizer, clip, labels, device)}
+            )
             m = timer.blocked_autorange(min_run_time=min_run_time)
             entry = {
                 "model": name,

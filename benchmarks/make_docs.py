@@ -72,7 +72,7 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
         return []
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]  # | inside a cell
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _mb(n: object) -> str:
@@ -325,7 +325,7 @@ def _video_sections(rec: dict) -> list[str]:
         out += [f"Resident memory while `predict` runs on `{Path(flat['video']).name}` ({flat['frames']} frames; in "
                 f"the benchmark's process, sampled every 0.5 s), largest sample in each quarter of the run: "
                 f"{quarters} MiB (spread {100 * flat['spread']:.1f}%).", ""]  # fmt: skip
-    return out + [VIDEO_NOTES, ""]
+    return [*out, VIDEO_NOTES, ""]
 
 
 def render(records: Sequence[dict]) -> str:

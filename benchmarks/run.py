@@ -214,7 +214,7 @@ def bench_interp(bench: Bench, settings: Settings, tiny: bool) -> None:
         z = t // 2
         x = torch.randn(b, c, t, h, w, device=bench.device, requires_grad=True)
         # positions of a trained ISSM: around 2i (static group), fractional, some at the ends of the range
-        index = (torch.arange(0, t, 2, device=bench.device) + torch.rand(b, z, device=bench.device) * 2 - 1)
+        index = torch.arange(0, t, 2, device=bench.device) + torch.rand(b, z, device=bench.device) * 2 - 1
         index = index.clamp(0, t - 1).requires_grad_()
         lower = index.detach()[0].floor().long()
         frames = torch.cat([lower, (lower + 1).clamp(max=t - 1)])  # the 2z frames interpolation reads

@@ -339,7 +339,7 @@ def _earlier_before(path: Path, videos: list[str], num_frames: int, size: int) -
     settings = record.get("settings", {})
     if (settings.get("frames"), settings.get("size")) != (num_frames, size):
         raise SystemExit(f"benchmarks.video: {path} was run at {settings.get('frames')}x{settings.get('size')}")
-    fields = {f for f in Case.__dataclass_fields__}
+    fields = set(Case.__dataclass_fields__)
     found = [Case(**{k: v for k, v in c.items() if k in fields}) for c in record["cases"]
              if c["version"] == "before" and c["video"] in videos]  # fmt: skip
     if not found:

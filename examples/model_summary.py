@@ -14,6 +14,7 @@ compares it with the paper.
 from __future__ import annotations
 
 import argparse
+import functools
 
 from lifting_dfer.flops import model_complexity
 from lifting_dfer.models import create_model
@@ -55,9 +56,7 @@ def main() -> None:
     results = {}
     lines = []
     if args.markdown:
-        lines.append(
-            "| model | variant | params (M) | paper | diff | GMACs: all | layers | thop | paper | diff |"
-        )
+        lines.append("| model | variant | params (M) | paper | diff | GMACs: all | layers | thop | paper | diff |")
         lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     else:
         lines.append(
@@ -66,7 +65,7 @@ def main() -> None:
         )
     for name, note, overrides, paper_params, paper_gflops in rows:
         kwargs = {"num_frames": args.frames, "image_size": args.size, **overrides}
-        c = model_complexity(lambda: create_model(name, **kwargs), shape, device=args.device)
+        c = model_complexity(functools.partial(create_model, name, **kwargs), shape, device=args.device)
         if not overrides:
             results[name] = c
         cells = (

@@ -37,8 +37,10 @@ def main() -> None:
     print("X_S, X_D (b, c, z, h, w):", tuple(x_s.shape), tuple(x_d.shape))
     print("Y_S, Y_D (b, c, z, h, w):", tuple(y_s.shape), tuple(y_d.shape))
     for i in range(b):
-        print(f"clip {i}: static indices {[round(v, 2) for v in i_s[i].tolist()]}, "
-              f"dynamic indices {[round(v, 2) for v in i_d[i].tolist()]}")
+        print(
+            f"clip {i}: static indices {[round(v, 2) for v in i_s[i].tolist()]}, "
+            f"dynamic indices {[round(v, 2) for v in i_d[i].tolist()]}"
+        )
     grads = sum(p.grad is not None for m in (aggregate, issm, ladm) for p in m.parameters())
     total = sum(1 for m in (aggregate, issm, ladm) for _ in m.parameters())
     print(f"loss {loss.item():.4f}; {grads}/{total} parameter tensors received gradients")

@@ -48,6 +48,8 @@ class SwinLifting(nn.Module):
         pooled = reduce(y_d, "b z h w c -> b c", "mean")
         to_map = "b t h w c -> b c t h w"  # LiftLoss takes the canonical layout
         return LiftedOutput(self.head(pooled), rearrange(y_s, to_map), rearrange(x, to_map))
+
+
 # --8<-- [end:model]
 
 

@@ -33,6 +33,8 @@ def stage_shapes(clip: Tensor) -> dict[str, tuple[int, ...]]:
             x = getattr(trunk, name)(x)
             shapes[name] = tuple(x.shape)
     return shapes
+
+
 # --8<-- [end:stages]
 
 
@@ -69,6 +71,8 @@ class R3DLifting(nn.Module):
         y_s, y_d = self.ladm(x_s, x_d)  # Eqs. 5-7
         pooled = reduce(y_d, "b c z h w -> b c", "mean")  # the dynamics Y_D carry the expression
         return LiftedOutput(self.head(pooled), y_s, x)
+
+
 # --8<-- [end:model]
 
 
@@ -79,6 +83,8 @@ lift_loss = LiftLoss()  # Eqs. 8-9: Huber on Avg_{t,c}(Y_S - AvgPool_t2(X)), wei
 def training_loss(out: LiftedOutput, labels: Tensor) -> Tensor:
     """``cross_entropy(logits, labels) + LiftLoss(y_s, x)``, the paper's total loss."""
     return F.cross_entropy(out.logits, labels) + lift_loss(out.y_s, out.x)
+
+
 # --8<-- [end:loss]
 
 
@@ -95,6 +101,8 @@ def train(model: nn.Module, clips: Tensor, labels: Tensor, *, steps: int, lr: fl
         optimizer.step()
         losses.append(loss.item())
     return losses
+
+
 # --8<-- [end:train]
 
 
@@ -118,6 +126,8 @@ def demo(model: nn.Module, clips: Tensor, labels: Tensor, *, steps: int) -> None
     print("Y_S (b, c, z, h, w):", tuple(out.y_s.shape))
     print("logits (b, k):", tuple(out.logits.shape))
     print("loss per step:", [round(v, 4) for v in train(model, clips, labels, steps=steps)])
+
+
 # --8<-- [end:demo]
 
 

@@ -59,7 +59,7 @@ def demo_checkpoint(run: Path) -> Path:
     best = run / "fold1" / "best.pt"
     if not (run / "fold1" / "test_metrics.json").is_file():
         argv = ["--resume", str(run)] if (run / "config.json").is_file() else ["--output-dir", str(run)]
-        status = train(argv + ["--no-progress"], dataset="dfew")
+        status = train([*argv, "--no-progress"], dataset="dfew")
         if status:
             raise SystemExit(f"the demo training stopped with status {status}")
     return best
@@ -100,8 +100,17 @@ def main(argv: list[str] | None = None) -> None:
         # frames spans one clip, as the uniformly sampled training clips do.
         video = tmp / "sample.mp4"
         write_video(video, [0, 4, 1], frames_per_clip=2 * num_frames, size=size, fps=8)
-        common = ["--checkpoint", str(checkpoint), "--output-dir", str(tmp), "--no-face-detect", "--device", "cpu",
-                  "--fps", "4"]
+        common = [
+            "--checkpoint",
+            str(checkpoint),
+            "--output-dir",
+            str(tmp),
+            "--no-face-detect",
+            "--device",
+            "cpu",
+            "--fps",
+            "4",
+        ]
         cli(["predict", str(video), *common, "--format", "json", "--stride", "2"])
         cli(["explain", str(video), *common, "--start", "0"])
         shutil.copy(tmp / "sample_timeline.png", out / "timeline.png")

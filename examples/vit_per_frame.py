@@ -51,6 +51,8 @@ class ViTLifting(nn.Module):
         to_map = "(b t) (h w) c -> b c t h w"  # LiftLoss takes the canonical layout
         y_s, x = rearrange(y_s, to_map, t=z, h=self.grid_h), rearrange(tokens, to_map, t=2 * z, h=self.grid_h)
         return LiftedOutput(self.head(pooled), y_s, x)
+
+
 # --8<-- [end:model]
 
 

@@ -171,8 +171,9 @@ def test_offline_machine_gets_one_error_naming_the_file_url_and_place(caches, of
     assert f"put it at {caches.torch / 'mvit_v2_s-ae3be167.pth'} (found there automatically)" in message
     assert "\n" not in message, "one line"
     assert time.perf_counter() - start < 10, "the failure is immediate, not a timeout"
-    assert not any(caches.torch.iterdir()) and not any((caches.hf / "models--timm--mobilenetv2_100.ra_in1k" /
-                                                        "blobs").iterdir()), "no partial files"
+    assert not any(caches.torch.iterdir()) and not any(
+        (caches.hf / "models--timm--mobilenetv2_100.ra_in1k" / "blobs").iterdir()
+    ), "no partial files"
 
 
 def test_unreachable_server_and_http_errors_are_the_same_clear_error(monkeypatch, caches):
@@ -213,5 +214,7 @@ def test_caches_follow_torch_home_and_hf_home(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(huggingface_hub.constants)
-    assert paths == [tmp_path / "hf_home" / "hub" / "models--timm--mobilenetv2_100.ra_in1k",
-                     tmp_path / "torch_home" / "hub" / "checkpoints" / "mvit_v2_s-ae3be167.pth"]
+    assert paths == [
+        tmp_path / "hf_home" / "hub" / "models--timm--mobilenetv2_100.ra_in1k",
+        tmp_path / "torch_home" / "hub" / "checkpoints" / "mvit_v2_s-ae3be167.pth",
+    ]

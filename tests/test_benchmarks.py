@@ -160,8 +160,26 @@ def test_gpu_shell_script_parses():
 
 def test_check_data_benchmark_writes_its_fixture_and_record(tmp_path):
     out = tmp_path / "record.json"
-    assert check_data.main(["--root", str(tmp_path), "--frames", "16f", "all", "--clips", "12", "--repeat", "1",
-                            "--workers", "1", "--json", str(out)]) == 0
+    assert (
+        check_data.main(
+            [
+                "--root",
+                str(tmp_path),
+                "--frames",
+                "16f",
+                "all",
+                "--clips",
+                "12",
+                "--repeat",
+                "1",
+                "--workers",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     records = json.loads(out.read_text())
     assert [(r["frames"], r["clips"]) for r in records] == [("16f", 12), ("all", 12)]
     assert records[0]["frame_files"] == 12 * 16 and records[1]["frame_files"] >= 12 * 11

@@ -38,8 +38,9 @@ def net_with_state(k: int = 3) -> nn.Module:
 
 
 def save(path, net, **extra):
-    return save_checkpoint(path, net, arch="toy", arch_kwargs={"num_classes": 3, "width": 4},
-                           class_names=["a", "b", "c"], **extra)
+    return save_checkpoint(
+        path, net, arch="toy", arch_kwargs={"num_classes": 3, "width": 4}, class_names=["a", "b", "c"], **extra
+    )
 
 
 def test_round_trip_keeps_weights_buffers_and_extras(tmp_path):
@@ -106,13 +107,20 @@ try:
 except OSError as err:
     print(type(err).__name__, err.errno, err, sep="|")
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(SRC)})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     kind, errno, message = out.stdout.strip().split("|")
     assert (kind, int(errno)) == ("OSError", 27)  # EFBIG, passed on from the write that failed
-    assert message == f"cannot write {path}: File too large (disk full or a file-size limit?); the previous " \
-                      "last.pt is unchanged"
+    assert (
+        message == f"cannot write {path}: File too large (disk full or a file-size limit?); the previous "
+        "last.pt is unchanged"
+    )
     assert "inline_container" not in out.stdout + out.stderr
     assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["last.pt"]
 
@@ -144,8 +152,10 @@ def test_no_space_left_while_torch_writes_is_one_clear_error(tmp_path, monkeypat
     with pytest.raises(OSError) as info:
         atomic_save({"weights": torch.zeros(10_000)}, tmp_path / "last.pt")
     assert info.value.errno == errno.ENOSPC
-    assert str(info.value) == (f"cannot write {tmp_path / 'last.pt'}: No space left on device (disk full or a "
-                               "file-size limit?); no partial file was left")
+    assert str(info.value) == (
+        f"cannot write {tmp_path / 'last.pt'}: No space left on device (disk full or a "
+        "file-size limit?); no partial file was left"
+    )
     assert os.listdir(tmp_path) == []
 
 
@@ -252,8 +262,9 @@ def test_model_from_checkpoint_rebuilds_a_registered_model(tmp_path):
     kwargs = {"num_classes": 3, "num_frames": 4, "image_size": 32, "pretrained": "/no/such/weights.pth"}
     torch.manual_seed(1)
     model = create_model("baseline_2dcnn", **{**kwargs, "pretrained": None}).eval()
-    path = save_checkpoint(tmp_path / "m.pt", model, arch="baseline_2dcnn", arch_kwargs=kwargs,
-                           class_names=["x", "y", "z"], input_size=32)
+    path = save_checkpoint(
+        tmp_path / "m.pt", model, arch="baseline_2dcnn", arch_kwargs=kwargs, class_names=["x", "y", "z"], input_size=32
+    )
     rebuilt, ckpt = model_from_checkpoint(path)  # the missing pretrained file is not needed
     assert not rebuilt.training and ckpt["input_size"] == 32
     clip = torch.randn(2, 3, 4, 32, 32)

@@ -59,7 +59,9 @@ def test_messages_quote_the_pattern_the_pins_and_the_shape():
     x = torch.randn(8, 35, 8)
     with pytest.raises(ValueError, match=r"^x: expected shape '\(b t\) \(h w\) c' with t=4, h=6, got \(8, 35, 8\)$"):
         check_shape(x, "(b t) (h w) c", "x", t=4, h=6, w=None)  # None: free
-    with pytest.raises(ValueError, match=r"^y: expected shape 'b \(h w\) c' with \(h w\)=36 \(3 dims\), got \(8, 35\)$"):
+    with pytest.raises(
+        ValueError, match=r"^y: expected shape 'b \(h w\) c' with \(h w\)=36 \(3 dims\), got \(8, 35\)$"
+    ):
         check_shape(torch.randn(8, 35), "b (h w) c", "y", **{"(h w)": 36})
     with pytest.raises(ValueError, match="pattern 'b c' has no axis t"):
         check_shape(x, "b c", "x", t=4)
@@ -69,7 +71,10 @@ def test_messages_quote_the_pattern_the_pins_and_the_shape():
 
 def test_dtype_checks_name_the_source_and_step_aside_under_autocast():
     x = torch.randn(2, 3, dtype=torch.bfloat16)
-    with pytest.raises(TypeError, match=r"^x: expected dtype torch.float32 \(the dtype of W\), got torch.bfloat16; .*x.to\(torch.float32\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"^x: expected dtype torch.float32 \(the dtype of W\), got torch.bfloat16; .*x.to\(torch.float32\)",
+    ):
         check_dtype(x, "x", torch.float32, "W")
     with torch.autocast("cpu", dtype=torch.bfloat16):
         check_dtype(x, "x", torch.float32, "W")
@@ -114,7 +119,11 @@ def test_layouts_convert_at_the_boundary_and_fuse_token_groups():
     ("pattern", "known", "message"),
     [
         ("(b t) c h w", {"c"}, r"sizes of b, t in \(b t\) of '\(b t\) c h w'; give num_frames$"),
-        ("b (t h w) c", {"c"}, r"sizes of t, h, w in \(t h w\) of 'b \(t h w\) c'; give all but one of num_frames, height, width$"),
+        (
+            "b (t h w) c",
+            {"c"},
+            r"sizes of t, h, w in \(t h w\) of 'b \(t h w\) c'; give all but one of num_frames, height, width$",
+        ),
         ("(b t h) w c", {"c", "t"}, r"sizes of b, h in \(b t h\) .*; give height$"),
     ],
 )

@@ -68,8 +68,10 @@ def test_usage_errors_exit_2(tmp_path, clean, capsys):
     assert main(["dfew", str(tmp_path / "nowhere")]) == 2
     assert "DFEW root" in capsys.readouterr().err
     assert main(["dfew", str(clean), "--data-arg", "frame_dir=x"]) == 2
-    assert "DFEW takes no option frame_dir; the path options are frames_dir, split_dir, split_file" in \
-        capsys.readouterr().err
+    assert (
+        "DFEW takes no option frame_dir; the path options are frames_dir, split_dir, split_file"
+        in capsys.readouterr().err
+    )
     assert main(["dfew", str(clean), "--data-arg", "frames_dir=clip_999"]) == 2
     with pytest.raises(SystemExit) as info:
         main(["affectnet", str(clean)])
@@ -81,13 +83,24 @@ def test_manifest_holds_counts_classes_and_the_fingerprint(tmp_path, clean):
     assert main(["dfew", str(clean), "--manifest", str(manifest), "--no-progress"]) == 0
     data = json.loads(manifest.read_text())
     assert data["fingerprint"].startswith("sha256:") and len(data["fingerprint"]) == 7 + 64
-    assert (data["dataset"], data["frames_dir"], data["clips"], data["usable"]) == ("DFEW", "Clip/clip_224x224", 10,
-                                                                                     True)
+    assert (data["dataset"], data["frames_dir"], data["clips"], data["usable"]) == (
+        "DFEW",
+        "Clip/clip_224x224",
+        10,
+        True,
+    )
     fold1 = {s["split"]: s for s in data["splits"] if s["fold"] == 1}
     assert fold1["test"]["clips"] == 2 and fold1["test"]["official"] == DFEW_OFFICIAL_COUNTS[(1, "test")]
     # fold 1 tests clips 1 (file label 2: Sad) and 6 (file label 7: Fear)
-    assert fold1["test"]["classes"] == {"Happy": 0, "Sad": 1, "Neutral": 0, "Angry": 0, "Surprise": 0, "Disgust": 0,
-                                        "Fear": 1}
+    assert fold1["test"]["classes"] == {
+        "Happy": 0,
+        "Sad": 1,
+        "Neutral": 0,
+        "Angry": 0,
+        "Surprise": 0,
+        "Disgust": 0,
+        "Fear": 1,
+    }
     assert fold1["test"]["file"] == "EmoLabel_DataSplit/test(single-labeled)/set_1.csv"
     assert sum(s["clips"] for s in data["splits"] if s["split"] == "test") == 10
 
@@ -144,9 +157,11 @@ def test_decode_finds_frames_that_do_not_decode(tmp_path):
 def test_ferv39k_and_mafw_copies(tmp_path):
     ferv = check_dataset("ferv39k", make_ferv(tmp_path / "FERV39k"))
     assert [(s.split, s.clips, s.official) for s in ferv.splits] == [("train", 3, 31088), ("test", 1, 7847)]
-    assert ferv.splits[0].classes["Sad"] == 1 and ferv.short_clips == ["2_ClipsforFaceCrop/Action/Sad/0010",
-                                                                       "2_ClipsforFaceCrop/Daily/Angry/0001",
-                                                                       "2_ClipsforFaceCrop/Daily/Fear/0104"]
+    assert ferv.splits[0].classes["Sad"] == 1 and ferv.short_clips == [
+        "2_ClipsforFaceCrop/Action/Sad/0010",
+        "2_ClipsforFaceCrop/Daily/Angry/0001",
+        "2_ClipsforFaceCrop/Daily/Fear/0104",
+    ]
     root = make_mafw(tmp_path / "MAFW")
     mafw = check_dataset("mafw", root)
     assert mafw.num_frames == 32 and mafw.clips == 4

@@ -172,8 +172,12 @@ def test_read_dfew_split_skips_label_zero_and_keeps_line_numbers(tmp_path):
 
 
 # ---------------------------------------------------------------- FERV39k layout
-FERV_CLIPS = [("Action/Sad/0010", 9, "Sad"), ("Action/Happy/0003", 20, "Happy"), ("Daily/Fear/0104", 4, "Fear"),
-              ("Daily/Angry/0001", 12, "angry")]
+FERV_CLIPS = [
+    ("Action/Sad/0010", 9, "Sad"),
+    ("Action/Happy/0003", 20, "Happy"),
+    ("Daily/Fear/0104", 4, "Fear"),
+    ("Daily/Angry/0001", 12, "angry"),
+]
 
 
 def make_ferv(root, clips=FERV_CLIPS):
@@ -331,11 +335,13 @@ def test_row_naming_a_missing_clip_folder(tmp_path, dfew_root, ferv_root, mafw_r
 
 @pytest.mark.parametrize(
     ("content", "match"),
-    [("video_name,label\n1,1\n2,8\n", r":3: label 8 outside 1..7"),
-     ("video_name,label\n1,-1\n", r":2: label -1 outside"),
-     ("video_name,label\n1\n", r":2: expected 'video_name,label'"),
-     ("video_name,label\n1,1\nabc,2\n", r":3: expected an integer"),
-     ("video_name,label\n", " lists no labelled clips")],
+    [
+        ("video_name,label\n1,1\n2,8\n", r":3: label 8 outside 1..7"),
+        ("video_name,label\n1,-1\n", r":2: label -1 outside"),
+        ("video_name,label\n1\n", r":2: expected 'video_name,label'"),
+        ("video_name,label\n1,1\nabc,2\n", r":3: expected an integer"),
+        ("video_name,label\n", " lists no labelled clips"),
+    ],
 )
 def test_dfew_bad_rows_name_file_and_line(tmp_path, dfew_root, content, match):
     bad = tmp_path / "bad.csv"
@@ -346,11 +352,13 @@ def test_dfew_bad_rows_name_file_and_line(tmp_path, dfew_root, content, match):
 
 @pytest.mark.parametrize(
     ("cls", "content", "match"),
-    [(FERV39k, "Action/Sad/0010 Sad\nAction/Sad/0010 Contempt\n", r":2: unknown emotion 'Contempt'; FERV39k has 7"),
-     (FERV39k, "Action/Sad/0010\n", r":1: expected"),
-     (MAFW, "00025.mp4 anger\n00026.mp4 joy\n", r":2: unknown emotion 'joy'; MAFW has 11"),
-     (MAFW, "00025.mp4 anger extra\n", r":1: expected"),
-     (MAFW, "\n\n", " lists no clips")],
+    [
+        (FERV39k, "Action/Sad/0010 Sad\nAction/Sad/0010 Contempt\n", r":2: unknown emotion 'Contempt'; FERV39k has 7"),
+        (FERV39k, "Action/Sad/0010\n", r":1: expected"),
+        (MAFW, "00025.mp4 anger\n00026.mp4 joy\n", r":2: unknown emotion 'joy'; MAFW has 11"),
+        (MAFW, "00025.mp4 anger extra\n", r":1: expected"),
+        (MAFW, "\n\n", " lists no clips"),
+    ],
 )
 def test_named_label_files_bad_rows(tmp_path, ferv_root, mafw_root, cls, content, match):
     bad = tmp_path / "bad.txt"
@@ -424,8 +432,13 @@ def test_empty_clip_folder_raises_naming_it(tmp_path):
 # ---------------------------------------------------------------- split files: headers, repeats, leaks, separators
 @pytest.mark.parametrize(
     ("header", "row"),
-    [("video_name,label", "{c},{y}"), ("label,video_name", "{y},{c}"), ("Label , Video_Name", "{y},{c}"),
-     ("video,emotion", "{c},{y}"), ("votes,label,video_name", "7,{y},{c}")],
+    [
+        ("video_name,label", "{c},{y}"),
+        ("label,video_name", "{y},{c}"),
+        ("Label , Video_Name", "{y},{c}"),
+        ("video,emotion", "{c},{y}"),
+        ("votes,label,video_name", "7,{y},{c}"),
+    ],
 )
 def test_dfew_header_is_read_by_name(tmp_path, header, row):
     path = tmp_path / "set_1.csv"
@@ -450,11 +463,17 @@ def test_dfew_unknown_header_is_refused_naming_file_and_line(tmp_path, first):
 
 def test_clip_with_two_labels_is_an_error_naming_file_lines_and_clip(tmp_path):
     cases = [
-        (read_dfew_split, "video_name,label\n1,5\n2,3\n1,4\n",
-         r"set.txt:4: clip '00001' has two labels: Surprise at line 2 and Angry at line 4"),
+        (
+            read_dfew_split,
+            "video_name,label\n1,5\n2,3\n1,4\n",
+            r"set.txt:4: clip '00001' has two labels: Surprise at line 2 and Angry at line 4",
+        ),
         (read_ferv39k_split, "A/Sad/0001 Sad\nA/Sad/0001 Happy\n", r"set.txt:2: clip 'A/Sad/0001' has two labels"),
-        (read_mafw_split, "00025.mp4 anger\n\n00025.mp4 fear\n",
-         r"set.txt:3: clip '00025' has two labels: anger at line 1 and fear at line 3"),
+        (
+            read_mafw_split,
+            "00025.mp4 anger\n\n00025.mp4 fear\n",
+            r"set.txt:3: clip '00025' has two labels: anger at line 1 and fear at line 3",
+        ),
     ]
     for read, content, match in cases:
         path = tmp_path / "set.txt"

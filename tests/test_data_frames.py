@@ -36,10 +36,14 @@ def write_clip(folder, n, *, fmt="{}.png"):
 def test_natural_key_orders_by_integer_value():
     assert sorted(["10.jpg", "2.jpg", "1.jpg", "9.jpg"], key=natural_key) == ["1.jpg", "2.jpg", "9.jpg", "10.jpg"]
     assert sorted(["00001_00011.jpg", "00001_00002.jpg", "00001_00100.jpg"], key=natural_key) == [
-        "00001_00002.jpg", "00001_00011.jpg", "00001_00100.jpg",
+        "00001_00002.jpg",
+        "00001_00011.jpg",
+        "00001_00100.jpg",
     ]
     assert sorted(["frame_100.png", "frame_9.png", "Frame_10.png"], key=natural_key) == [
-        "frame_9.png", "Frame_10.png", "frame_100.png",
+        "frame_9.png",
+        "Frame_10.png",
+        "frame_100.png",
     ]
 
 

@@ -38,8 +38,9 @@ def test_weights_are_inverse_class_frequency():
 
 
 def test_weight_power():
-    torch.testing.assert_close(class_balanced_weights([0, 0, 0, 0, 1], power=0.5),
-                               torch.tensor([0.5, 0.5, 0.5, 0.5, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        class_balanced_weights([0, 0, 0, 0, 1], power=0.5), torch.tensor([0.5, 0.5, 0.5, 0.5, 1.0], dtype=torch.float64)
+    )
     torch.testing.assert_close(class_balanced_weights(LONG_TAIL, power=0.0), torch.ones(100, dtype=torch.float64))
     with pytest.raises(ValueError, match="power"):
         class_balanced_weights([0], power=-1)

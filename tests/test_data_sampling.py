@@ -100,6 +100,6 @@ def test_indices_are_sorted_in_range_and_t_long(n, t, seed, random):
     idx = uniform_indices(n, t, random=random, generator=torch.Generator().manual_seed(seed))
     assert len(idx) == t
     assert idx == sorted(idx)
-    assert 0 <= idx[0] and idx[-1] < n
+    assert idx[0] >= 0 and idx[-1] < n
     if n >= t:
         assert len(set(idx)) == t, "long clips never repeat a frame"

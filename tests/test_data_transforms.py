@@ -104,8 +104,13 @@ def test_random_crop_box_lies_inside_the_frame(seed):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"size": 0}, "size"), ({"flip_p": 1.5}, "flip_p"), ({"crop_scale": (0.0, 1.0)}, "scale"),
-     ({"crop_scale": (0.9, 0.5)}, "scale"), ({"std": (0.0, 1.0, 1.0)}, "std")],
+    [
+        ({"size": 0}, "size"),
+        ({"flip_p": 1.5}, "flip_p"),
+        ({"crop_scale": (0.0, 1.0)}, "scale"),
+        ({"crop_scale": (0.9, 0.5)}, "scale"),
+        ({"std": (0.0, 1.0, 1.0)}, "std"),
+    ],
 )
 def test_bad_settings_raise(kwargs, match):
     size = kwargs.pop("size", 8)

@@ -60,7 +60,7 @@ def test_snippet_sections_named_in_the_docs_exist():
 class _SiteText(HTMLParser):
     """Visible text outside code, and every ``<img>`` (its page, source and alt text) of one HTML page."""
 
-    _SKIP = {"code", "pre", "script", "style", "kbd"}
+    _SKIP = frozenset({"code", "pre", "script", "style", "kbd"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,8 +92,13 @@ def test_built_site_shows_no_raw_sphinx_role_and_no_image_without_alt_text(tmp_p
     site = tmp_path / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT / "src")}
     env.pop("SITE_URL", None)
-    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
-                           cwd=ROOT, env=env, capture_output=True, text=True)
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr[-3000:]
     pages = sorted(site.rglob("*.html"))
     assert len(pages) >= 15
@@ -102,9 +107,12 @@ def test_built_site_shows_no_raw_sphinx_role_and_no_image_without_alt_text(tmp_p
         parsed = _SiteText()
         parsed.feed(page.read_text(encoding="utf-8"))
         text = " ".join(" ".join(parsed.text).split())
-        roles += [f"{page.relative_to(site)}: ...{text[max(m.start() - 30, 0):m.end() + 40]}..."
-                  for m in RAW_ROLE.finditer(text)]
-        missing_alt += [f"{page.relative_to(site)}: {img.get('src')}" for img in parsed.images
-                        if not (img.get("alt") or "").strip()]
+        roles += [
+            f"{page.relative_to(site)}: ...{text[max(m.start() - 30, 0) : m.end() + 40]}..."
+            for m in RAW_ROLE.finditer(text)
+        ]
+        missing_alt += [
+            f"{page.relative_to(site)}: {img.get('src')}" for img in parsed.images if not (img.get("alt") or "").strip()
+        ]
     assert not roles, f"{len(roles)} raw Sphinx roles in the built site:\n" + "\n".join(roles[:20])
     assert not missing_alt, "images without alt text:\n" + "\n".join(missing_alt)

@@ -34,7 +34,7 @@ def interior_offsets(issm):
 
 def reference_indices(issm, x, pool=lambda frame: F.avg_pool2d(frame, 2)):
     """Eqs. 1-3 frame by frame, written without einops (``pool``: Eq. 1's AvgPool2d_2 unless given)."""
-    b, c, t, h, w = x.shape
+    b, _c, t, _h, _w = x.shape
     tokens = torch.stack(
         [issm.conv(pool(x[:, :, i])).reshape(b, -1) @ issm.to_token.weight.T + issm.token_bias[i] for i in range(t)],
         dim=1,
@@ -47,7 +47,11 @@ def reference_indices(issm, x, pool=lambda frame: F.avg_pool2d(frame, 2)):
     return (base + issm.offset_range * a_s).clamp(0, t - 1), (base + 1 + issm.offset_range * a_d).clamp(0, t - 1)
 
 
-@given(shape=clip_shapes(max_c=8, max_t=8, min_hw=2, max_hw=7), compress=st.sampled_from([1, 2]), split=st.sampled_from(["adaptive", "even_odd"]))
+@given(
+    shape=clip_shapes(max_c=8, max_t=8, min_hw=2, max_hw=7),
+    compress=st.sampled_from([1, 2]),
+    split=st.sampled_from(["adaptive", "even_odd"]),
+)
 def test_shapes(shape, compress, split):
     b, c, t, h, w = shape
     c = c * compress
@@ -173,7 +177,9 @@ def test_compiles_without_graph_breaks_and_wrong_inputs_raise_the_library_error(
     for a, b in zip(compiled(x), issm(x)):
         torch.testing.assert_close(a, b)
     # a wrong input is the library's error, raised by the compiled code, not dynamo's "Observed exception"
-    with pytest.raises(ValueError, match=r"^x: expected shape 'b t h w c' with c=8, t=8, h=4, w=4, got \(2, 8, 6, 6, 8\)$"):
+    with pytest.raises(
+        ValueError, match=r"^x: expected shape 'b t h w c' with c=8, t=8, h=4, w=4, got \(2, 8, 6, 6, 8\)$"
+    ):
         compiled(torch.randn(2, 8, 6, 6, 8))
     with pytest.raises(TypeError, match=r"^x: expected dtype torch.float32 .*got torch.float64"):
         compiled(x.double())
@@ -197,7 +203,7 @@ def given_sizes(layout, c, t, h, w):
 
 def canonical_and_other(shape, layout):
     """An ISSM in the canonical layout with moved offsets, and one in ``layout`` with the same weights."""
-    b, c, t, h, w = shape
+    _b, c, t, h, w = shape
     canonical = randomise_offsets(ISSM(c, t, h, w, token_dim=8), scale=0.3)
     other = ISSM(c, t, h, w, token_dim=8, layout=layout)
     other.load_state_dict(canonical.state_dict())
@@ -250,7 +256,9 @@ def test_a_layout_without_the_sizes_it_needs_raises(layout, kwargs, message):
 
 def test_wrong_input_in_a_layout_is_reported_in_that_layout():
     issm = ISSM(8, 4, 6, 6, layout="(b t) (h w) c")
-    with pytest.raises(ValueError, match=r"x: expected shape '\(b t\) \(h w\) c' with c=8, t=4, h=6, w=6, got \(8, 35, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"x: expected shape '\(b t\) \(h w\) c' with c=8, t=4, h=6, w=6, got \(8, 35, 8\)"
+    ):
         issm(torch.randn(8, 35, 8))
     with pytest.raises(ValueError, match=r"got \(6, 36, 8\)"):  # 6 frames: not a whole number of 4-frame clips
         issm(torch.randn(6, 36, 8))
@@ -291,8 +299,12 @@ def test_lazy_module_checks_the_sizes_it_was_given():
 @pytest.mark.parametrize(
     ("kwargs", "shape", "message"),
     [
-        ({}, (2, 4, 5, 6, 6), r"x: num_frames: the lifting split needs an even number of frames t >= 2, got t=5 "
-                              r"\(sizes read from x, shape \(2, 4, 5, 6, 6\)\)"),  # fmt: skip
+        (
+            {},
+            (2, 4, 5, 6, 6),
+            r"x: num_frames: the lifting split needs an even number of frames t >= 2, got t=5 "
+            r"\(sizes read from x, shape \(2, 4, 5, 6, 6\)\)",
+        ),
         ({}, (2, 4, 4, 1, 6), r"x: height, width: AvgPool2d_2 needs a spatial size >= 2, got 1x6"),
         ({"compress": 4}, (2, 6, 4, 6, 6), r"x: compress: expected a positive divisor of dim=6, got 4"),
         ({}, (2, 4, 4, 6), r"x: expected shape 'b c t h w' \(5 dims\), got \(2, 4, 4, 6\)"),
@@ -308,7 +320,9 @@ def test_lazy_module_names_x_for_a_bad_first_input(kwargs, shape, message):
 def test_lazy_module_rejects_later_inputs_of_another_shape_like_issm():
     issm = LazyISSM(token_dim=8)
     issm(torch.randn(2, 4, 4, 6, 6))
-    with pytest.raises(ValueError, match=r"x: expected shape 'b c t h w' with c=4, t=4, h=6, w=6, got \(2, 4, 4, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"x: expected shape 'b c t h w' with c=4, t=4, h=6, w=6, got \(2, 4, 4, 8, 8\)"
+    ):
         issm(torch.randn(2, 4, 4, 8, 8))
 
 
@@ -377,7 +391,9 @@ def test_token_grid_of_half_the_map_computes_eq_1_exactly():
 def test_token_grid_with_a_given_size_checks_it():
     issm = ISSM(4, 4, 6, 6, token_grid=3)
     assert "token_grid=(3, 3)" in repr(issm)
-    with pytest.raises(ValueError, match=r"x: expected shape 'b c t h w' with c=4, t=4, h=6, w=6, got \(1, 4, 4, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"x: expected shape 'b c t h w' with c=4, t=4, h=6, w=6, got \(1, 4, 4, 8, 8\)"
+    ):
         issm(torch.randn(1, 4, 4, 8, 8))
 
 
@@ -396,7 +412,9 @@ def test_empty_batch_gives_empty_outputs(layout, split):
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float64])
 def test_input_of_another_dtype_than_the_parameters_names_both(dtype):
-    with pytest.raises(TypeError, match=rf"x: expected dtype torch.float32 \(the dtype of ISSM's parameters\), got {dtype}"):
+    with pytest.raises(
+        TypeError, match=rf"x: expected dtype torch.float32 \(the dtype of ISSM's parameters\), got {dtype}"
+    ):
         ISSM(4, 4, 6, 6)(torch.randn(2, 4, 4, 6, 6, dtype=dtype))
     x_s, _ = ISSM(4, 4, 6, 6, split="even_odd")(torch.randn(2, 4, 4, 6, 6, dtype=dtype))  # no parameters: any dtype
     assert x_s.dtype == dtype

@@ -15,7 +15,10 @@ from lifting_dfer import LADM, LiftingAttention
 def reference_attention(block, query, context):
     """MLP(softmax(Q K^T / sqrt(d)) V) per head, with explicit matrices (Eqs. 5-6)."""
     q = F.layer_norm(query, query.shape[-1:], block.norm_query.weight, block.norm_query.bias) @ block.to_q.weight.T
-    kv = F.layer_norm(context, context.shape[-1:], block.norm_context.weight, block.norm_context.bias) @ block.to_kv.weight.T
+    kv = (
+        F.layer_norm(context, context.shape[-1:], block.norm_context.weight, block.norm_context.bias)
+        @ block.to_kv.weight.T
+    )
     k, v = kv.chunk(2, dim=-1)
     d = q.shape[-1] // block.heads
     heads = []
@@ -119,9 +122,19 @@ def test_dropout_only_in_training():
 @pytest.mark.parametrize(
     ("x_s", "x_d", "error", "message"),
     [
-        ((2, 8, 2, 3, 3), (2, 8, 3, 3, 3), ValueError, r"x_d: expected shape 'b c z h w' with b=2, c=8, z=2, h=3, w=3, got \(2, 8, 3, 3, 3\)"),
+        (
+            (2, 8, 2, 3, 3),
+            (2, 8, 3, 3, 3),
+            ValueError,
+            r"x_d: expected shape 'b c z h w' with b=2, c=8, z=2, h=3, w=3, got \(2, 8, 3, 3, 3\)",
+        ),
         ((2, 8, 2, 3, 3), (1, 8, 2, 3, 3), ValueError, r"x_d: .*got \(1, 8, 2, 3, 3\)"),
-        ((2, 6, 2, 3, 3), (2, 6, 2, 3, 3), ValueError, r"x_s: expected shape 'b c z h w' with c=8, got \(2, 6, 2, 3, 3\)"),
+        (
+            (2, 6, 2, 3, 3),
+            (2, 6, 2, 3, 3),
+            ValueError,
+            r"x_s: expected shape 'b c z h w' with c=8, got \(2, 6, 2, 3, 3\)",
+        ),
         ((2, 8, 2, 9), (2, 8, 2, 9), ValueError, r"x_s: .*\(5 dims\), got \(2, 8, 2, 9\)"),
     ],
 )
@@ -150,7 +163,9 @@ def test_compiles_without_graph_breaks_and_wrong_inputs_raise_the_library_error(
     compiled = torch.compile(ladm, fullgraph=True, backend="aot_eager")
     for a, b in zip(compiled(x_s, x_d), ladm(x_s, x_d)):
         torch.testing.assert_close(a, b)
-    with pytest.raises(ValueError, match=r"^x_d: expected shape 'b z h w c' with b=2, z=2, h=3, w=3, c=8, got \(2, 2, 3, 4, 8\)$"):
+    with pytest.raises(
+        ValueError, match=r"^x_d: expected shape 'b z h w c' with b=2, z=2, h=3, w=3, c=8, got \(2, 2, 3, 4, 8\)$"
+    ):
         compiled(x_s, torch.randn(2, 2, 3, 4, 8))
 
 
@@ -169,7 +184,11 @@ def to_layout(x, layout):
     return rearrange(x, f"b c z h w -> {layout}")
 
 
-@given(shape=clip_shapes(max_c=2, max_t=6, min_hw=1, max_hw=4), layout=layouts("z"), order=st.sampled_from(["update_first", "predict_first"]))
+@given(
+    shape=clip_shapes(max_c=2, max_t=6, min_hw=1, max_hw=4),
+    layout=layouts("z"),
+    order=st.sampled_from(["update_first", "predict_first"]),
+)
 def test_every_layout_equals_the_canonical_one_with_gradients(shape, layout, order):
     b, c, t, h, w = shape
     c *= 4
@@ -193,8 +212,16 @@ def test_every_layout_equals_the_canonical_one_with_gradients(shape, layout, ord
 
 def test_token_layouts_need_no_sizes_and_folded_frames_need_num_frames():
     assert LADM(8, heads=2, layout="b (z h w) c")(torch.randn(2, 12, 8), torch.randn(2, 12, 8))[0].shape == (2, 12, 8)
-    assert LADM(8, heads=2, layout="b z (h w) c")(torch.randn(2, 3, 4, 8), torch.randn(2, 3, 4, 8))[1].shape == (2, 3, 4, 8)
-    with pytest.raises(ValueError, match=r"layout: the input cannot tell the sizes of b, z in \(b z\) of '\(b z\) \(h w\) c'; give num_frames"):
+    assert LADM(8, heads=2, layout="b z (h w) c")(torch.randn(2, 3, 4, 8), torch.randn(2, 3, 4, 8))[1].shape == (
+        2,
+        3,
+        4,
+        8,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"layout: the input cannot tell the sizes of b, z in \(b z\) of '\(b z\) \(h w\) c'; give num_frames",
+    ):
         LADM(8, heads=2, layout="(b z) (h w) c")
     with pytest.raises(ValueError, match="layout: expected an einops pattern over the axes b, c, z, h, w"):
         LADM(8, heads=2, layout="b t h w c")
@@ -203,11 +230,36 @@ def test_token_layouts_need_no_sizes_and_folded_frames_need_num_frames():
 @pytest.mark.parametrize(
     ("layout", "x_s", "x_d", "message"),
     [
-        ("b c z h w", (2, 8, 2, 3, 3), (2, 8, 2, 3, 3, 1), r"x_d: expected shape 'b c z h w' with b=2, c=8, z=2, h=3, w=3 \(5 dims\), got"),
-        ("b (z h w) c", (2, 12, 8), (2, 10, 8), r"x_d: expected shape 'b \(z h w\) c' with b=2, \(z h w\)=12, z=2, c=8, got \(2, 10, 8\)"),
-        ("(b z) (h w) c", (4, 9, 8), (4, 10, 8), r"x_d: expected shape '\(b z\) \(h w\) c' with b=2, z=2, \(h w\)=9, c=8, got \(4, 10, 8\)"),
-        ("(b z) (h w) c", (5, 9, 8), (5, 9, 8), r"x_s: expected shape '\(b z\) \(h w\) c' with c=8, z=2, got \(5, 9, 8\)"),
-        ("b z h w c", (2, 3, 3, 3, 8), (2, 3, 3, 3, 8), r"x_s: expected shape 'b z h w c' with c=8, z=2, got \(2, 3, 3, 3, 8\)"),
+        (
+            "b c z h w",
+            (2, 8, 2, 3, 3),
+            (2, 8, 2, 3, 3, 1),
+            r"x_d: expected shape 'b c z h w' with b=2, c=8, z=2, h=3, w=3 \(5 dims\), got",
+        ),
+        (
+            "b (z h w) c",
+            (2, 12, 8),
+            (2, 10, 8),
+            r"x_d: expected shape 'b \(z h w\) c' with b=2, \(z h w\)=12, z=2, c=8, got \(2, 10, 8\)",
+        ),
+        (
+            "(b z) (h w) c",
+            (4, 9, 8),
+            (4, 10, 8),
+            r"x_d: expected shape '\(b z\) \(h w\) c' with b=2, z=2, \(h w\)=9, c=8, got \(4, 10, 8\)",
+        ),
+        (
+            "(b z) (h w) c",
+            (5, 9, 8),
+            (5, 9, 8),
+            r"x_s: expected shape '\(b z\) \(h w\) c' with c=8, z=2, got \(5, 9, 8\)",
+        ),
+        (
+            "b z h w c",
+            (2, 3, 3, 3, 8),
+            (2, 3, 3, 3, 8),
+            r"x_s: expected shape 'b z h w c' with c=8, z=2, got \(2, 3, 3, 3, 8\)",
+        ),
     ],
 )
 def test_wrong_inputs_are_reported_in_their_layout(layout, x_s, x_d, message):
@@ -229,10 +281,12 @@ def test_inputs_of_another_dtype_name_the_argument_and_both_dtypes():
     ladm, x = LADM(8, heads=2), torch.randn(2, 8, 2, 3, 3)
     with pytest.raises(TypeError, match=r"x_d: expected dtype torch.float32 \(the dtype of x_s\), got torch.float64"):
         ladm(x, x.double())
-    with pytest.raises(TypeError, match=r"x_s: expected dtype torch.float32 \(the dtype of LADM's parameters\), got torch.bfloat16"):
+    with pytest.raises(
+        TypeError, match=r"x_s: expected dtype torch.float32 \(the dtype of LADM's parameters\), got torch.bfloat16"
+    ):
         ladm(x.bfloat16(), x.bfloat16())
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts for itself: mixed inputs are fine there
-        y_s, y_d = ladm(x.bfloat16(), x)
+        _y_s, y_d = ladm(x.bfloat16(), x)
     torch.testing.assert_close(y_d.float(), ladm(x, x)[1], atol=0.1, rtol=0.05)
 
 

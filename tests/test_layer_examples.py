@@ -66,7 +66,9 @@ def clips():
 
 def canonical_head(model, x):
     """ISSM and LADM of ``model``, with its weights, in their canonical layouts on ``x: (b, c, t, h, w)``."""
-    issm = ISSM(model.issm.dim, model.issm.num_frames, model.issm.height, model.issm.width, compress=model.issm.compress)
+    issm = ISSM(
+        model.issm.dim, model.issm.num_frames, model.issm.height, model.issm.width, compress=model.issm.compress
+    )
     ladm = LADM(model.ladm.dim, heads=model.ladm.heads)
     issm.load_state_dict(model.issm.state_dict())
     ladm.load_state_dict(model.ladm.state_dict())
@@ -100,7 +102,9 @@ def test_vit_tokens_keep_every_frame_and_swin_halves_time(built, clips):
         vit(clips[0]), swin(clips[0])
     assert (vit.issm.dim, vit.issm.num_frames, vit.issm.height, vit.issm.width) == (192, FRAMES, 2, 2)
     assert (swin.issm.dim, swin.issm.num_frames, swin.issm.height, swin.issm.width) == (384, FRAMES // 2, 2, 2)
-    with pytest.raises(ValueError, match=r"x: expected shape 'b t h w c' with c=384, t=2, h=2, w=2, got \(1, 2, 4, 4, 384\)"):
+    with pytest.raises(
+        ValueError, match=r"x: expected shape 'b t h w c' with c=384, t=2, h=2, w=2, got \(1, 2, 4, 4, 384\)"
+    ):
         swin(torch.randn(1, 3, FRAMES, 2 * SIZE, 2 * SIZE))
 
 

@@ -13,7 +13,7 @@ def huber(r, delta):
 
 def reference(y_s, x, axes, delta, weight):
     """Eqs. 8-9 by hand: average frame pairs, average the residual over `axes`, Huber against 0, mean."""
-    b, c, t, h, w = x.shape
+    _b, _c, t, _h, _w = x.shape
     trend = torch.stack([(x[:, :, 2 * i] + x[:, :, 2 * i + 1]) / 2 for i in range(t // 2)], dim=2)
     residual = (y_s - trend).mean(dim=axes)
     return weight * huber(residual, delta).mean()
@@ -57,7 +57,11 @@ def test_gradcheck():
 @pytest.mark.parametrize(
     ("y_s", "x", "message"),
     [
-        ((2, 4, 3, 3, 3), (2, 4, 5, 3, 3), r"x: expected shape 'b c t h w' with b=2, c=4, t=6, h=3, w=3, got \(2, 4, 5, 3, 3\)"),
+        (
+            (2, 4, 3, 3, 3),
+            (2, 4, 5, 3, 3),
+            r"x: expected shape 'b c t h w' with b=2, c=4, t=6, h=3, w=3, got \(2, 4, 5, 3, 3\)",
+        ),
         ((2, 4, 3, 3, 3), (2, 5, 6, 3, 3), r"x: .*got \(2, 5, 6, 3, 3\)"),
         ((2, 4, 3, 3), (2, 4, 6, 3, 3), r"y_s: expected shape 'b c z h w' \(5 dims\)"),
     ],

@@ -69,8 +69,10 @@ def test_matches_sklearn():
     g = torch.Generator().manual_seed(0)
     y_true = torch.randint(0, 7, (200,), generator=g)
     y_pred = torch.where(torch.rand(200, generator=g) < 0.5, y_true, torch.randint(0, 7, (200,), generator=g))
-    assert confusion_matrix(y_true, y_pred, 7).tolist() == sklearn_metrics.confusion_matrix(
-        y_true, y_pred, labels=list(range(7))).tolist()
+    assert (
+        confusion_matrix(y_true, y_pred, 7).tolist()
+        == sklearn_metrics.confusion_matrix(y_true, y_pred, labels=list(range(7))).tolist()
+    )
     assert uar(y_true, y_pred, 7) == pytest.approx(sklearn_metrics.balanced_accuracy_score(y_true, y_pred))
     assert war(y_true, y_pred) == pytest.approx(sklearn_metrics.accuracy_score(y_true, y_pred))
 

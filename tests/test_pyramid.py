@@ -13,16 +13,23 @@ def reference(agg, features):
     fused = []
     for conv, x in zip(agg.reduce, features[:-1]):
         r = x.shape[-1] // last.shape[-1]
-        frames = [F.conv2d(x[:, :, i], conv.weight[:, :, 0], conv.bias, stride=r, padding=r, dilation=r) for i in range(x.shape[2])]
+        frames = [
+            F.conv2d(x[:, :, i], conv.weight[:, :, 0], conv.bias, stride=r, padding=r, dilation=r)
+            for i in range(x.shape[2])
+        ]
         fused.append(torch.stack(frames, dim=2))
-    cat = torch.cat(fused + [last], dim=1)
+    cat = torch.cat([*fused, last], dim=1)
     out = torch.einsum("bcthw,oc->bothw", cat, agg.project.weight[:, :, 0, 0, 0])
     return agg.norm(out)
 
 
 @given(
-    b=st.integers(1, 2), t=st.integers(1, 4), hs=st.integers(1, 4), ws=st.integers(1, 4),
-    dims=st.lists(st.integers(1, 6), min_size=1, max_size=3), out=st.integers(1, 8),
+    b=st.integers(1, 2),
+    t=st.integers(1, 4),
+    hs=st.integers(1, 4),
+    ws=st.integers(1, 4),
+    dims=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    out=st.integers(1, 8),
 )
 def test_shapes(b, t, hs, ws, dims, out):
     agg = PyramidAggregation(dims, out).eval()  # BatchNorm in training needs > 1 value per channel
@@ -58,10 +65,18 @@ def test_every_parameter_receives_a_gradient():
 @pytest.mark.parametrize(
     ("shapes", "error", "message"),
     [
-        ([(2, 3, 4, 12, 12), (2, 4, 4, 4, 4)], ValueError, "features\\[0\\]: expected spatial size a power-of-two multiple of the last stage \\(4x4\\), got 12x12"),
+        (
+            [(2, 3, 4, 12, 12), (2, 4, 4, 4, 4)],
+            ValueError,
+            "features\\[0\\]: expected spatial size a power-of-two multiple of the last stage \\(4x4\\), got 12x12",
+        ),
         ([(2, 3, 4, 8, 16), (2, 4, 4, 4, 4)], ValueError, "power-of-two multiple .* got 8x16"),
         ([(2, 3, 4, 6, 6), (2, 4, 4, 4, 4)], ValueError, "power-of-two multiple .* got 6x6"),
-        ([(2, 5, 4, 8, 8), (2, 4, 4, 4, 4)], ValueError, r"features\[0\]: expected shape 'b c t h w' with b=2, c=3, t=4, got \(2, 5, 4, 8, 8\)"),
+        (
+            [(2, 5, 4, 8, 8), (2, 4, 4, 4, 4)],
+            ValueError,
+            r"features\[0\]: expected shape 'b c t h w' with b=2, c=3, t=4, got \(2, 5, 4, 8, 8\)",
+        ),
         ([(2, 3, 2, 8, 8), (2, 4, 4, 4, 4)], ValueError, r"features\[0\]: .*t=4, got \(2, 3, 2, 8, 8\)"),
         ([(2, 3, 4, 8, 8), (2, 6, 4, 4, 4)], ValueError, r"features\[1\]: expected shape 'b c t h w' with c=4"),
         ([(2, 4, 4, 4, 4)], ValueError, "features: expected 2 stages, got 1"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import signal
@@ -87,8 +88,18 @@ class ToyLifting(nn.Module):
 
 
 def toy_config(**overrides) -> TrainConfig:
-    settings = dict(epochs=4, warmup_epochs=1, batch_size=4, lr=2e-2, warmup_lr=1e-3, min_lr=1e-4,
-                    num_workers=0, device="cpu", progress=False, seed=3)
+    settings = {
+        "epochs": 4,
+        "warmup_epochs": 1,
+        "batch_size": 4,
+        "lr": 2e-2,
+        "warmup_lr": 1e-3,
+        "min_lr": 1e-4,
+        "num_workers": 0,
+        "device": "cpu",
+        "progress": False,
+        "seed": 3,
+    }
     return TrainConfig(**{**settings, **overrides})
 
 
@@ -97,8 +108,18 @@ def toy_fit(folder, cfg=None, *, resume=False, hook=None, interrupt=None):
     model = ToyLifting()
     train, val = ToyClips(24, train=True, seed=3), ToyClips(9, train=False, data_seed=1)
     train.hook = hook
-    result = fit(model, train, val, cfg=cfg or toy_config(), folder=folder, arch="toy", arch_kwargs={"num_classes": 3},
-                 class_names=CLASSES, resume=resume, interrupt=interrupt)
+    result = fit(
+        model,
+        train,
+        val,
+        cfg=cfg or toy_config(),
+        folder=folder,
+        arch="toy",
+        arch_kwargs={"num_classes": 3},
+        class_names=CLASSES,
+        resume=resume,
+        interrupt=interrupt,
+    )
     return model, result
 
 
@@ -134,7 +155,7 @@ def test_schedule_warms_up_from_1e6_then_follows_the_cosine():
     assert seen[0] == 1e-6 and seen[10] == pytest.approx(1e-4)
     assert seen[5] == pytest.approx(1e-6 + 0.5 * (1e-4 - 1e-6))
     assert seen[55] == pytest.approx(0.5e-4)  # half-way through the cosine
-    assert all(a > b for a, b in zip(seen[10:], seen[11:]))  # strictly decreasing after warm-up
+    assert all(a > b for a, b in itertools.pairwise(seen[10:]))  # strictly decreasing after warm-up
     assert opt.param_groups[0]["lr"] == 0.0  # step 100 = end of the schedule: min_lr
 
 
@@ -197,7 +218,7 @@ def test_evaluate_reports_uar_war_of_the_models_predictions():
 
 def test_shards_cover_every_clip_once_and_gathering_restores_order():
     shards = [list(ShardSampler(10, rank=r, world_size=3)) for r in range(3)]
-    assert sorted(sum(shards, [])) == list(range(10))
+    assert sorted(i for shard in shards for i in shard) == list(range(10))
     # a padded sampler repeats index 0: gathering keeps it once and sorts by index
     idx = torch.tensor([4, 0, 2, 0])
     logits = torch.tensor([[4.0], [0.0], [2.0], [0.0]])
@@ -227,8 +248,9 @@ def test_fit_learns_logs_every_epoch_and_keeps_the_best_checkpoint(tmp_path):
     assert last_ckpt["epoch"] == 4 and last_ckpt["partial"] is None
     assert last_ckpt["config"]["lr"] == 2e-2 and len(last_ckpt["rng"]) == 1
     # the last learning rate is the schedule's value after 4 epochs x 6 steps
-    assert records[-1]["lr"] == pytest.approx(warmup_cosine_lr(24, base_lr=2e-2, total_steps=24, warmup_steps=6,
-                                                               warmup_lr=1e-3, min_lr=1e-4))
+    assert records[-1]["lr"] == pytest.approx(
+        warmup_cosine_lr(24, base_lr=2e-2, total_steps=24, warmup_steps=6, warmup_lr=1e-3, min_lr=1e-4)
+    )
     assert_same_weights(model, _loaded(last_ckpt))
 
 
@@ -302,11 +324,29 @@ def test_existing_run_missing_and_mismatching_checkpoints_are_refused(tmp_path):
         toy_fit(tmp_path / "empty", resume=True)
     train, val = ToyClips(8, train=True), ToyClips(3, train=False)
     with pytest.raises(ValueError, match="holds model 'toy', expected 'other'"):
-        fit(ToyLifting(), train, val, cfg=toy_config(epochs=2), folder=tmp_path / "run", arch="other",
-            arch_kwargs={"num_classes": 3}, class_names=CLASSES, resume=True)
+        fit(
+            ToyLifting(),
+            train,
+            val,
+            cfg=toy_config(epochs=2),
+            folder=tmp_path / "run",
+            arch="other",
+            arch_kwargs={"num_classes": 3},
+            class_names=CLASSES,
+            resume=True,
+        )
     with pytest.raises(ValueError, match="has 3 classes"):
-        fit(ToyLifting(num_classes=4), train, val, cfg=toy_config(epochs=2), folder=tmp_path / "run", arch="toy",
-            arch_kwargs={"num_classes": 4}, class_names=CLASSES + ("x",), resume=True)
+        fit(
+            ToyLifting(num_classes=4),
+            train,
+            val,
+            cfg=toy_config(epochs=2),
+            folder=tmp_path / "run",
+            arch="toy",
+            arch_kwargs={"num_classes": 4},
+            class_names=(*CLASSES, "x"),
+            resume=True,
+        )
     (tmp_path / "run" / "last.pt").write_bytes(b"\x00" * 64)
     with pytest.raises(ValueError, match="corrupt or truncated"):
         toy_fit(tmp_path / "run", resume=True)
@@ -330,8 +370,10 @@ def test_metric_writer_appends_flushes_and_rewrites(tmp_path):
 
 
 def test_fold_summary_has_each_fold_mean_and_std():
-    rows = [{"fold": f, "best_epoch": f, "val_uar": 0.1 * f, "test_uar": 0.1 * f + 0.05, "test_war": 0.2 * f}
-            for f in range(1, 6)]
+    rows = [
+        {"fold": f, "best_epoch": f, "val_uar": 0.1 * f, "test_uar": 0.1 * f + 0.05, "test_war": 0.2 * f}
+        for f in range(1, 6)
+    ]
     summary = summarize_folds(rows)
     tests = torch.tensor([r["test_uar"] for r in rows], dtype=torch.float64)
     assert summary["mean"]["test_uar"] == pytest.approx(tests.mean().item())
@@ -357,16 +399,26 @@ def _ddp_worker(rank: int, world: int, folder: str, port: int, queue) -> None:
 
     from lifting_dfer.training.distributed import cleanup_distributed, setup_distributed
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     ctx = setup_distributed("cpu")
     try:
         torch.manual_seed(11)
         model = ToyLifting()
         train, val = ToyClips(24, train=True, seed=3), ToyClips(9, train=False, data_seed=1)
-        result = fit(model, train, val, cfg=toy_config(epochs=2), folder=folder, arch="toy",
-                     arch_kwargs={"num_classes": 3}, class_names=CLASSES, ctx=ctx)
+        result = fit(
+            model,
+            train,
+            val,
+            cfg=toy_config(epochs=2),
+            folder=folder,
+            arch="toy",
+            arch_kwargs={"num_classes": 3},
+            class_names=CLASSES,
+            ctx=ctx,
+        )
         queue.put((rank, {k: v.tolist() for k, v in model.state_dict().items()}, result.history))
     finally:
         cleanup_distributed()
@@ -385,7 +437,7 @@ def test_two_process_gloo_world_trains_in_sync_and_evaluates_every_clip_once(tmp
     procs = [context.Process(target=_ddp_worker, args=(r, 2, str(tmp_path / "ddp"), port, queue)) for r in range(2)]
     for p in procs:
         p.start()
-    results = dict((rank, (state, history)) for rank, state, history in (queue.get(timeout=120) for _ in procs))
+    results = {rank: (state, history) for rank, state, history in (queue.get(timeout=120) for _ in procs)}
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
@@ -397,8 +449,9 @@ def test_two_process_gloo_world_trains_in_sync_and_evaluates_every_clip_once(tmp
     assert len(ckpt["rng"]) == 2 and ckpt["world_size"] == 2
     model = ToyLifting()
     model.load_state_dict({k: torch.tensor(v, dtype=model.state_dict()[k].dtype) for k, v in state0.items()})
-    single = evaluate(model, ToyClips(9, train=False, data_seed=1), class_names=CLASSES, device=torch.device("cpu"),
-                      batch_size=4).report
+    single = evaluate(
+        model, ToyClips(9, train=False, data_seed=1), class_names=CLASSES, device=torch.device("cpu"), batch_size=4
+    ).report
     assert history0[-1]["val_uar"] == pytest.approx(single["uar"])
     assert history0[-1]["val_loss"] == pytest.approx(single["loss"], rel=1e-5)
     # 24 clips over 2 ranks in batches of 4: 3 steps per epoch, so the schedule ran 6 steps

@@ -21,8 +21,25 @@ from lifting_dfer.training.history import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = ["--epochs", "2", "--warmup-epochs", "1", "--num-frames", "4", "--size", "32", "--batch-size", "4",
-        "--synthetic-clips-per-class", "5", "--lr", "1e-3", "--no-progress", "--device", "cpu"]
+TINY = [
+    "--epochs",
+    "2",
+    "--warmup-epochs",
+    "1",
+    "--num-frames",
+    "4",
+    "--size",
+    "32",
+    "--batch-size",
+    "4",
+    "--synthetic-clips-per-class",
+    "5",
+    "--lr",
+    "1e-3",
+    "--no-progress",
+    "--device",
+    "cpu",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +52,7 @@ def demo_run(tmp_path_factory):
     handler.emit = lambda record: lines.append(record.getMessage())
     logging.getLogger("lifting_dfer").addHandler(handler)
     try:
-        status = main(TINY + ["--synthetic-root", str(base / "data"), "--output-dir", str(run)], dataset="dfew")
+        status = main([*TINY, "--synthetic-root", str(base / "data"), "--output-dir", str(run)], dataset="dfew")
     finally:
         logging.getLogger("lifting_dfer").removeHandler(handler)
     return {"status": status, "run": run, "data": base / "data", "log": "\n".join(lines)}
@@ -74,8 +91,18 @@ def test_default_run_trains_and_writes_every_output(demo_run):
 
 def test_evaluate_script_writes_json_and_png_matching_the_runs_test_metrics(demo_run, tmp_path, capsys):
     fold = demo_run["run"] / "fold1"
-    status = evaluate_main([str(fold / "best.pt"), "--output-dir", str(tmp_path / "eval"), "--device", "cpu",
-                            "--num-workers", "0", "--no-progress"])
+    status = evaluate_main(
+        [
+            str(fold / "best.pt"),
+            "--output-dir",
+            str(tmp_path / "eval"),
+            "--device",
+            "cpu",
+            "--num-workers",
+            "0",
+            "--no-progress",
+        ]
+    )
     assert status == 0
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     test = json.loads((fold / "test_metrics.json").read_text())["test"]
@@ -94,8 +121,16 @@ def test_evaluate_rejects_checkpoints_of_other_classes(demo_run, tmp_path):
 
     model = create_model("ifdd_2dcnn", **ckpt["arch_kwargs"])
     model.load_state_dict(ckpt["state_dict"])
-    other = save_checkpoint(tmp_path / "other.pt", model, arch="ifdd_2dcnn", arch_kwargs=ckpt["arch_kwargs"],
-                            class_names=[f"c{i}" for i in range(7)], config=ckpt["config"], input_size=32, fold=1)
+    other = save_checkpoint(
+        tmp_path / "other.pt",
+        model,
+        arch="ifdd_2dcnn",
+        arch_kwargs=ckpt["arch_kwargs"],
+        class_names=[f"c{i}" for i in range(7)],
+        config=ckpt["config"],
+        input_size=32,
+        fold=1,
+    )
     with pytest.raises(ValueError, match="predicts 7 classes .* dfew has 7"):
         evaluate_checkpoint(other, device="cpu", num_workers=0, output_dir=tmp_path / "e")
 
@@ -127,7 +162,7 @@ def test_resume_refuses_changed_settings_and_missing_or_corrupt_runs(demo_run, t
 
 def test_an_existing_run_folder_is_never_overwritten(demo_run, capsys):
     before = (demo_run["run"] / "fold1" / "last.pt").read_bytes()
-    args = TINY + ["--synthetic-root", str(demo_run["data"]), "--output-dir", str(demo_run["run"])]
+    args = [*TINY, "--synthetic-root", str(demo_run["data"]), "--output-dir", str(demo_run["run"])]
     assert main(args, dataset="dfew") == 2
     assert "already holds a run" in capsys.readouterr().err
     assert (demo_run["run"] / "fold1" / "last.pt").read_bytes() == before
@@ -137,15 +172,32 @@ def test_presets_demo_without_data_and_paper_protocol_with_data():
     demo, _ = config_from_args([])
     assert demo.demo and demo.data_root is None
     assert (demo.model, demo.num_frames, demo.size, demo.epochs, demo.lr, demo.batch_size) == (
-        "ifdd_2dcnn", 8, 64, 10, 2e-3, 4)
+        "ifdd_2dcnn",
+        8,
+        64,
+        10,
+        2e-3,
+        4,
+    )
     paper, _ = config_from_args(["--data-root", "/data/DFEW"])
     assert not paper.demo
     assert (paper.lr, paper.weight_decay, paper.epochs, paper.warmup_epochs, paper.warmup_lr) == (
-        1e-4, 1e-3, 100, 10, 1e-6)
+        1e-4,
+        1e-3,
+        100,
+        10,
+        1e-6,
+    )
     assert (paper.batch_size, paper.frames, paper.size, paper.lift_weight, paper.val_fraction) == (
-        16, 16, 224, 0.1, 0.2)
-    mafw, given = config_from_args(["--data-root", "/data/MAFW", "--fold", "all", "--model-arg", "use_ladm=false"],
-                                   dataset="mafw")
+        16,
+        16,
+        224,
+        0.1,
+        0.2,
+    )
+    mafw, given = config_from_args(
+        ["--data-root", "/data/MAFW", "--fold", "all", "--model-arg", "use_ladm=false"], dataset="mafw"
+    )
     assert mafw.frames == 32 and mafw.folds == [1, 2, 3, 4, 5] and mafw.model_args == {"use_ladm": False}
     assert given == {"data_root", "fold", "model_args"}
     override, _ = config_from_args(["--epochs", "3"])
@@ -195,9 +247,29 @@ def test_training_on_a_16f_only_copy_records_its_frame_folder_and_fingerprint(tm
     manifest = json.loads((tmp_path / "dfew.json").read_text())
 
     run = tmp_path / "run"
-    args = ["--data-root", str(root), "--pretrained", "none", "--output-dir", str(run), "--epochs", "1",
-            "--warmup-epochs", "0", "--num-frames", "4", "--size", "32", "--batch-size", "4", "--num-workers", "0",
-            "--no-progress", "--device", "cpu"]
+    args = [
+        "--data-root",
+        str(root),
+        "--pretrained",
+        "none",
+        "--output-dir",
+        str(run),
+        "--epochs",
+        "1",
+        "--warmup-epochs",
+        "0",
+        "--num-frames",
+        "4",
+        "--size",
+        "32",
+        "--batch-size",
+        "4",
+        "--num-workers",
+        "0",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     with caplog.at_level(logging.INFO, logger="lifting_dfer"):
         assert main(args, dataset="dfew") == 0
     config = json.loads((run / "config.json").read_text())
@@ -221,8 +293,10 @@ def test_training_on_a_16f_only_copy_records_its_frame_folder_and_fingerprint(tm
         (["--data-root", "x", "--dataset", "ferv39k", "--fold", "2"], "one of 1 for ferv39k"),
         (["--size", "16"], "--size 16: ifdd_2dcnn needs a frame side of at least 32 pixels and a multiple of 16"),
         (["--size", "40"], "--size 40: ifdd_2dcnn needs a frame side of at least 32 pixels and a multiple of 16"),
-        (["--size", "48", "--model", "ifdd_3dvit"], "ifdd_3dvit needs a frame side of at least 64 pixels and a "
-                                                    "multiple of 32"),
+        (
+            ["--size", "48", "--model", "ifdd_3dvit"],
+            "ifdd_3dvit needs a frame side of at least 64 pixels and a multiple of 32",
+        ),
         (["--size", "16", "--model", "baseline_3dvit"], "baseline_3dvit needs a frame side of at least 32 pixels"),
     ],
 )
@@ -253,7 +327,8 @@ def test_help_shows_each_default_once_and_describes_every_option():
         if action.nargs == 0:  # flags: "(default: False)" / "(default: True)" would only mislead
             assert "(default:" not in text, f"{action.option_strings[0]}: {text}"
     assert "demo preset replaces these defaults: --model ifdd_2dcnn, --num-frames 8" in " ".join(
-        parser.format_help().split())
+        parser.format_help().split()
+    )
 
 
 def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch, capsys):
@@ -271,27 +346,50 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch
         return real_save(obj, f, *args, **kwargs)
 
     monkeypatch.setattr(checkpoint.torch, "save", disk_fills_after_best_pt)
-    argv = TINY + ["--epochs", "1", "--synthetic-root", str(tmp_path / "data"), "--output-dir", str(tmp_path / "r")]
+    argv = [*TINY, "--epochs", "1", "--synthetic-root", str(tmp_path / "data"), "--output-dir", str(tmp_path / "r")]
     assert main(argv, dataset="dfew") == 1
     err = capsys.readouterr().err.strip().splitlines()
     last = tmp_path / "r" / "fold1" / "last.pt"
-    assert err[-1] == (f"train_dfew.py: error: cannot write {last}: No space left on device (disk full or a "
-                       "file-size limit?); no partial file was left")
+    assert err[-1] == (
+        f"train_dfew.py: error: cannot write {last}: No space left on device (disk full or a "
+        "file-size limit?); no partial file was left"
+    )
     assert not last.exists() and not list(last.parent.glob(".last.pt.*"))
     assert checkpoint.load_checkpoint(last.parent / "best.pt")["epoch"] == 1  # written before the disk filled
 
 
 def test_unknown_model_and_missing_data_are_reported(tmp_path, capsys):
-    assert main(["--model", "ifdd_4dcnn", "--output-dir", str(tmp_path / "r"), "--synthetic-root",
-                 str(tmp_path / "d"), "--synthetic-clips-per-class", "5", "--size", "32"], dataset="dfew") == 2
+    assert (
+        main(
+            [
+                "--model",
+                "ifdd_4dcnn",
+                "--output-dir",
+                str(tmp_path / "r"),
+                "--synthetic-root",
+                str(tmp_path / "d"),
+                "--synthetic-clips-per-class",
+                "5",
+                "--size",
+                "32",
+            ],
+            dataset="dfew",
+        )
+        == 2
+    )
     assert "unknown model 'ifdd_4dcnn'" in capsys.readouterr().err
     assert main(["--data-root", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "r2")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
 def test_example_scripts_share_one_parser():
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "train_mafw.py"), "--help"], capture_output=True,
-                         text=True, timeout=120, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_mafw.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert out.returncode == 0 and "--data-root" in out.stdout and "train_mafw.py" in out.stdout
 
 
@@ -302,13 +400,24 @@ def test_fold_runner_trains_every_fold_and_writes_the_summary_table(tmp_path, mo
 
     def fake_fold(cfg, fold, run_dir, root, ctx, resume):
         calls.append((fold, resume))
-        return {"fold": fold, "best_epoch": 10 * fold, "val_uar": 0.5, "test_uar": 0.5 + 0.01 * fold,
-                "test_war": 0.6 + 0.02 * fold}
+        return {
+            "fold": fold,
+            "best_epoch": 10 * fold,
+            "val_uar": 0.5,
+            "test_uar": 0.5 + 0.01 * fold,
+            "test_war": 0.6 + 0.02 * fold,
+        }
 
     monkeypatch.setattr(runner, "_train_fold", fake_fold)
     monkeypatch.setattr(runner, "record_data", lambda cfg, root: None)  # no MAFW copy here
-    cfg = TrainConfig(dataset="mafw", data_root=str(tmp_path / "MAFW"), fold="all", device="cpu",
-                      output_dir=str(tmp_path / "run"), progress=False)
+    cfg = TrainConfig(
+        dataset="mafw",
+        data_root=str(tmp_path / "MAFW"),
+        fold="all",
+        device="cpu",
+        output_dir=str(tmp_path / "run"),
+        progress=False,
+    )
     summary = run(cfg)
     assert calls == [(f, False) for f in range(1, 6)]
     assert summary["mean"]["test_uar"] == pytest.approx(0.53) and summary["mean"]["test_war"] == pytest.approx(0.66)

@@ -48,9 +48,7 @@ def draw_face(height: int, width: int, cx: int, cy: int, s: int) -> np.ndarray:
 
 def index_frames(n: int, size: int = 16) -> np.ndarray:
     """Frames whose flat grey level encodes their index (5 * i), to trace which source frame was kept."""
-    return np.repeat((5 * np.arange(n, dtype=np.uint8))[:, None, None, None], size * size * 3).reshape(
-        n, size, size, 3
-    )
+    return np.repeat((5 * np.arange(n, dtype=np.uint8))[:, None, None, None], size * size * 3).reshape(n, size, size, 3)
 
 
 # --- sliding windows -----------------------------------------------------------------------------------------

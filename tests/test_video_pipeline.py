@@ -13,8 +13,8 @@ from torch import nn
 pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from lifting_dfer.models import create_model  # noqa: E402
-from lifting_dfer.video import (  # noqa: E402
+from lifting_dfer.models import create_model
+from lifting_dfer.video import (
     FaceCropper,
     FrameCache,
     TorchBackend,
@@ -25,13 +25,13 @@ from lifting_dfer.video import (  # noqa: E402
     choose_rate,
     frames_to_clip,
     load_backend,
-    pipeline,  # noqa: E402
+    pipeline,
     predict_video,
     read_video,
     sliding_windows,
     training_sampling,
 )
-from lifting_dfer.video.fastpath import fold_batchnorm, native_bf16, resolve_precision  # noqa: E402
+from lifting_dfer.video.fastpath import fold_batchnorm, native_bf16, resolve_precision
 
 NAMES = list("abcdefg")
 
@@ -307,7 +307,7 @@ def test_rate_choice(requested, sampling_fps, expected):
     sampling = None if sampling_fps is None else training_sampling("dfew", 16)._replace(fps=sampling_fps)
     choice = choose_rate(requested, sampling, 30.0)
     assert (choice.fps, choice.origin) == expected
-    assert (choice.note is not None) == (expected[0] == 30.0 and requested not in (None, "native") or
+    assert (choice.note is not None) == ((expected[0] == 30.0 and requested not in (None, "native")) or
                                          sampling_fps == 50.0)  # fmt: skip
 
 

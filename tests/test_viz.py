@@ -11,12 +11,12 @@ from torch import nn
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from lifting_dfer import viz  # noqa: E402
-from lifting_dfer.issm import ISSM  # noqa: E402
-from lifting_dfer.ladm import LADM  # noqa: E402
-from lifting_dfer.video import frames_to_clip  # noqa: E402
+from lifting_dfer import viz
+from lifting_dfer.issm import ISSM
+from lifting_dfer.ladm import LADM
+from lifting_dfer.video import frames_to_clip
 
 NAMES = ["Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear"]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import importlib
 import inspect
 import os
@@ -46,8 +47,9 @@ def read_inventory(path: Path) -> set[str]:
 def build_inventory() -> set[str]:
     with tempfile.TemporaryDirectory() as site:
         env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT / "src")}
-        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "--site-dir", site], cwd=ROOT, env=env,
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--quiet", "--site-dir", site], cwd=ROOT, env=env, check=True
+        )
         return read_inventory(Path(site) / "objects.inv")
 
 
@@ -110,11 +112,12 @@ def resolve(target: str, module: object, scope: str | None, inventory: set[str])
     candidates = [lookup(start, target) for start in starts]
     top = target.split(".")[0]
     if top in sys.modules or top == PACKAGE:
-        try:
-            candidates.append(lookup(importlib.import_module(top), target.partition(".")[2]) if "." in target
-                              else importlib.import_module(top).__name__)
-        except ImportError:
-            pass
+        with contextlib.suppress(ImportError):
+            candidates.append(
+                lookup(importlib.import_module(top), target.partition(".")[2])
+                if "." in target
+                else importlib.import_module(top).__name__
+            )
     candidates.append(lookup(importlib.import_module(PACKAGE), target))
     for found in candidates:
         if found and found in inventory:
@@ -141,7 +144,10 @@ def shortest_alias(name: str, inventory: set[str]) -> str:
     target, parent = documented_object(name), documented_object(name.rpartition(".")[0])
     last = name.rsplit(".", 1)[-1]
     same = [
-        other for other in inventory if other.rsplit(".", 1)[-1] == last and documented_object(other) is target
+        other
+        for other in inventory
+        if other.rsplit(".", 1)[-1] == last
+        and documented_object(other) is target
         # a method is documented under its own class only (subclasses share the function object)
         and (inspect.ismodule(parent) or documented_object(other.rpartition(".")[0]) is parent)
     ]
@@ -160,7 +166,7 @@ def convert_file(path: Path, inventory: set[str]) -> tuple[str, list[str]]:
     for number, line in enumerate(lines, start=1):
         scope = next((name for first, last, name in reversed(spans) if first <= number <= last), None)
 
-        def replace(match: re.Match) -> str:
+        def replace(match: re.Match, number: int = number, scope: str | None = scope) -> str:
             short, target = match.group(1), match.group(2).strip()
             shown = target.rsplit(".", 1)[-1] if short else target
             identifier = resolve(target, module, scope, inventory)
@@ -180,8 +186,10 @@ def docstring_lines(tree: ast.Module) -> dict[int, int]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
-                first.value.value, str
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
             ):
                 for line in range(first.lineno - 1, first.end_lineno):
                     spans[line] = first.end_lineno - 1
@@ -192,8 +200,10 @@ def indent_of(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-SECTIONS = re.compile(r"\s*(Args|Arguments|Parameters|Params|Other Parameters|Keyword Args|Raises|Exceptions|Warns|"
-                      r"Returns|Yields|Receives|Attributes):\s*$")
+SECTIONS = re.compile(
+    r"\s*(Args|Arguments|Parameters|Params|Other Parameters|Keyword Args|Raises|Exceptions|Warns|"
+    r"Returns|Yields|Receives|Attributes):\s*$"
+)
 
 
 def is_item(lines: list[str], number: int) -> bool:
@@ -249,7 +259,8 @@ def reflow(lines: list[str], docstrings: dict[int, int], changed: set[int]) -> l
         body, end = line.rstrip("\n"), line[len(line.rstrip("\n")) :]
         following = lines[number + 1] if number + 1 < len(lines) else ""
         same_text = (docstrings.get(number, -1) > number) or (
-            line.lstrip().startswith("#") and following.lstrip().startswith("#"))
+            line.lstrip().startswith("#") and following.lstrip().startswith("#")
+        )
         if not same_text:
             following = ""
         if number not in changed and not carried:
@@ -299,8 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = sorted((ROOT / "src" / PACKAGE).rglob("*.py"))
     if args.check:
-        found = [f"{path.relative_to(ROOT)}:{n}: {m.group(0)}" for path in files
-                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) for m in ROLE.finditer(line)]
+        found = [
+            f"{path.relative_to(ROOT)}:{n}: {m.group(0)}"
+            for path in files
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            for m in ROLE.finditer(line)
+        ]
         print("\n".join(found) or "no Sphinx roles")
         return 1 if found else 0
     sys.path.insert(0, str(ROOT / "src"))

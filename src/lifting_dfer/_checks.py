@@ -26,8 +26,8 @@ __all__ = [
     "check_even_frames",
     "check_input",
     "check_shape",
-    "checked_input",
     "check_tensor",
+    "checked_input",
     "group_key",
     "parse_pattern",
     "refuse_scripting",
@@ -138,7 +138,7 @@ def _stand_in_shape(shape: tuple[int, ...], groups: tuple[tuple[str, ...], ...],
         known = math.prod([pins[axis] for axis in group if axis in pins])
         if len(group) > 1 and key in pins:
             out.append(pins[key])
-        elif all([axis in pins for axis in group]) or len(shape) != len(groups) or known == 0 or shape[i] % known:
+        elif all(axis in pins for axis in group) or len(shape) != len(groups) or known == 0 or shape[i] % known:
             out.append(known)
         else:
             out.append(shape[i])

@@ -145,9 +145,7 @@ def save_checkpoint(
         raise TypeError(f"class_names: expected a sequence of strings, got {class_names!r}")
     num_classes = arch_kwargs.get("num_classes")
     if num_classes is not None and num_classes != len(class_names):
-        raise ValueError(
-            f"class_names: expected {num_classes} names (arch_kwargs num_classes), got {len(class_names)}"
-        )
+        raise ValueError(f"class_names: expected {num_classes} names (arch_kwargs num_classes), got {len(class_names)}")
     clash = sorted(set(extra) & set(_RESERVED))
     if clash:
         raise ValueError(f"extra keys {clash} are reserved checkpoint fields; rename them")
@@ -267,8 +265,11 @@ def load_model_state(model: nn.Module, ckpt: Mapping[str, Any], *, source: str =
         def head(items: list[str]) -> str:
             return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
 
-        parts = [f"{name}: {head(items)}" for name, items in
-                 (("missing", missing), ("unexpected", unexpected), ("shape mismatch", reshaped)) if items]
+        parts = [
+            f"{name}: {head(items)}"
+            for name, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", reshaped))
+            if items
+        ]
         arch = ckpt.get("arch", "?")
         raise ValueError(
             f"{source} (model {arch!r}, {ckpt.get('arch_kwargs', {})}) does not fit {type(target).__name__}: "

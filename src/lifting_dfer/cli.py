@@ -18,6 +18,7 @@ See ``docs/cli.md`` for the outputs and the JSON schema.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import logging
@@ -138,7 +139,7 @@ def _summary(args: argparse.Namespace) -> int:
     rows = []
     for name in names:
         kwargs = {"num_classes": args.num_classes, "num_frames": args.frames, "image_size": args.size}
-        stats = model_complexity(lambda: create_model(name, **kwargs), shape, device=args.device)
+        stats = model_complexity(functools.partial(create_model, name, **kwargs), shape, device=args.device)
         rows.append(
             {"model": name, "params_m": stats.params_m, "gflops": stats.gmacs, "layer_gflops": stats.layer_gmacs}
         )
@@ -184,13 +185,23 @@ def _add_video_arguments(
     parser.add_argument("video", metavar="VIDEO", help=video_help)
     parser.add_argument("--checkpoint", required=True, metavar="CKPT", help=checkpoint_help)
     parser.add_argument("--output-dir", default="predictions", help="where outputs go (default: ./predictions)")
-    parser.add_argument("--fps", type=_frame_rate, default=None, metavar="F",
-                        help="frames per second the video is sampled at, or 'native' for its own rate (default: the "
-                        "rate of the checkpoint's training clips; never above the video's rate)")
+    parser.add_argument(
+        "--fps",
+        type=_frame_rate,
+        default=None,
+        metavar="F",
+        help="frames per second the video is sampled at, or 'native' for its own rate (default: the "
+        "rate of the checkpoint's training clips; never above the video's rate)",
+    )
     parser.add_argument("--no-face-detect", action="store_true", help="centre crops instead of face detection")
-    parser.add_argument("--detect-every", type=_positive_int, default=None, metavar="K",
-                        help="run the face detector on every K-th frame only, holding its box between (default: "
-                        "about 3 detections per second of video)")
+    parser.add_argument(
+        "--detect-every",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="run the face detector on every K-th frame only, holding its box between (default: "
+        "about 3 detections per second of video)",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
 
 
@@ -256,12 +267,26 @@ def build_parser() -> argparse.ArgumentParser:
         "difference of the probabilities against PyTorch on random clips. See docs/deployment.md.",
     )
     export.add_argument("checkpoint", metavar="CKPT", help="a lifting_dfer checkpoint (.pt)")
-    export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx",
-                        help="onnx (onnxruntime, other ONNX runtimes) or torchscript (torch.jit.load); default: onnx")
-    export.add_argument("-o", "--output", metavar="FILE", default=None,
-                        help="the model file (default: CKPT with suffix .onnx or .torchscript)")
-    export.add_argument("--batch", type=int, default=2, metavar="N",
-                        help="clips of the example batch traced and verified (default: 2); any batch runs later")
+    export.add_argument(
+        "--format",
+        choices=("onnx", "torchscript"),
+        default="onnx",
+        help="onnx (onnxruntime, other ONNX runtimes) or torchscript (torch.jit.load); default: onnx",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default=None,
+        help="the model file (default: CKPT with suffix .onnx or .torchscript)",
+    )
+    export.add_argument(
+        "--batch",
+        type=int,
+        default=2,
+        metavar="N",
+        help="clips of the example batch traced and verified (default: 2); any batch runs later",
+    )
     export.add_argument("--opset", type=int, default=20, metavar="K", help="ONNX opset (default: 20)")
     export.set_defaults(func=_export)
 

@@ -30,9 +30,8 @@ def _as_labels(y: Any, name: str) -> Tensor:
         t = t.argmax(dim=1)
     if t.ndim != 1:
         raise ValueError(f"{name}: expected shape (n,) class indices, got {tuple(t.shape)}")
-    if t.is_floating_point():
-        if not torch.equal(t, t.round()):
-            raise ValueError(f"{name}: expected integer class indices, got non-integer values")
+    if t.is_floating_point() and not torch.equal(t, t.round()):
+        raise ValueError(f"{name}: expected integer class indices, got non-integer values")
     return t.long()
 
 

@@ -47,8 +47,12 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
 _MOBILENET_WEIGHTS = "timm/mobilenetv2_100.ra_in1k"  # ImageNet-1k, as in the paper
 _MVIT_WEIGHTS = "MViT_V2_S_Weights.KINETICS400_V1"  # Kinetics-400, as in the paper
-_PAPER_WEIGHTS = {"ifdd_2dcnn": _MOBILENET_WEIGHTS, "baseline_2dcnn": _MOBILENET_WEIGHTS,
-                  "ifdd_3dvit": _MVIT_WEIGHTS, "baseline_3dvit": _MVIT_WEIGHTS}
+_PAPER_WEIGHTS = {
+    "ifdd_2dcnn": _MOBILENET_WEIGHTS,
+    "baseline_2dcnn": _MOBILENET_WEIGHTS,
+    "ifdd_3dvit": _MVIT_WEIGHTS,
+    "baseline_3dvit": _MVIT_WEIGHTS,
+}
 
 _MOBILENET_KEYS = ("frame_stride", "out_indices", "model_name")
 _MVIT_KEYS = ("depths", "out_stages", "stochastic_depth_prob")

@@ -220,9 +220,7 @@ def gradcam(model: nn.Module, clip: Tensor, *, target: int | None = None) -> Gra
             if not 0 <= target < logits.shape[-1]:
                 raise ValueError(f"target: expected a class in [0, {logits.shape[-1]}), got {target}")
             y_s, y_d = captured["y"]
-            grad_s, grad_d = torch.autograd.grad(
-                logits[0, target], [captured.get("s", y_s), y_d], allow_unused=True
-            )
+            grad_s, grad_d = torch.autograd.grad(logits[0, target], [captured.get("s", y_s), y_d], allow_unused=True)
         if grad_s is not None and grad_s.ndim == 3:  # gradient of the Y_S tokens (b, (z h w), c)
             grad_s = rearrange(grad_s, "b (z h w) c -> b c z h w", **dict(zip("zhw", y_s.shape[2:])))
         size = tuple(clip.shape[-2:])

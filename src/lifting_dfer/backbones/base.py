@@ -33,6 +33,7 @@ __all__ = ["MultiscaleBackbone", "last_stage_shape", "load_state_dict_file", "lo
 
 logger = logging.getLogger(__name__)
 
+
 class MultiscaleBackbone(nn.Module):
     """Base class of IFDD's backbones: ``clip (b, 3, t0, h0, w0) -> list of (b, c_j, t, h_j, w_j)``.
 

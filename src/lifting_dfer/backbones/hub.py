@@ -129,8 +129,10 @@ def _unavailable(source: WeightsSource, reason: str) -> WeightsUnavailableError:
     if source.kind == "torchvision":
         where = f"put it at {source.path} (found there automatically), or {pass_file}"
     else:
-        where = (f"{pass_file}, or copy the cache folder {source.path.name} that `hf download {source.repo} "
-                 f"{source.filename}` writes on a connected machine into {source.path.parent}")
+        where = (
+            f"{pass_file}, or copy the cache folder {source.path.name} that `hf download {source.repo} "
+            f"{source.filename}` writes on a connected machine into {source.path.parent}"
+        )
     return WeightsUnavailableError(
         f"pretrained: cannot download {source.name} (file {source.filename}) from {source.url}: {reason}. Without "
         f"internet access, download that file elsewhere and {where}"
@@ -176,8 +178,19 @@ def _fetch(source: WeightsSource, folder: Path, progress: bool) -> tuple[Path, s
         with os.fdopen(fd, "wb") as out:
             response, headers = _open(source.url)
             total = int(headers[-1].get("Content-Length") or 0) or None
-            with response, tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=source.filename,
-                                disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
+            with (
+                response,
+                tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=source.filename,
+                    disable=not progress,
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                ) as bar,
+            ):
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     digest.update(chunk)

@@ -105,8 +105,7 @@ class MobileNetV2Features(MultiscaleBackbone):
         return taps
 
     def temporal_pool(self, stages: Sequence[Tensor]) -> list[Tensor]:
-        """Average groups of ``frame_stride`` consecutive frames: ``(b, c_j, t0, h_j, w_j) -> (b, c_j, t, h_j, w_j)``.
-        """
+        """Average groups of ``frame_stride`` consecutive frames: ``(b, c_j, t0, h_j, w_j) -> (b, c_j, t, h_j, w_j)``."""
         for j, x in enumerate(stages):
             if x.ndim != 5 or x.shape[2] % self.frame_stride:
                 raise ValueError(

@@ -129,12 +129,22 @@ def unique_rows(
         if seen is row:
             unique.append(row)
         elif seen.label == row.label:
-            warnings.append(Issue("repeated row", f"{path}:{row.line}: clip {row.clip!r} is listed again (first at "
-                                  f"line {seen.line}, same label {class_names[row.label]}); counted once"))
+            warnings.append(
+                Issue(
+                    "repeated row",
+                    f"{path}:{row.line}: clip {row.clip!r} is listed again (first at "
+                    f"line {seen.line}, same label {class_names[row.label]}); counted once",
+                )
+            )
         else:
-            errors.append(Issue("conflicting labels", f"{path}:{row.line}: clip {row.clip!r} has two labels: "
-                                f"{class_names[seen.label]} at line {seen.line} and {class_names[row.label]} at line "
-                                f"{row.line}"))
+            errors.append(
+                Issue(
+                    "conflicting labels",
+                    f"{path}:{row.line}: clip {row.clip!r} has two labels: "
+                    f"{class_names[seen.label]} at line {seen.line} and {class_names[row.label]} at line "
+                    f"{row.line}",
+                )
+            )
     return unique, errors, warnings
 
 
@@ -146,11 +156,14 @@ def overlap_warning(
     shared = [row for row in test if row.clip in train_lines]
     if not shared:
         return None
-    listed = ", ".join(f"{row.clip!r} ({train_file.name}:{train_lines[row.clip]}, {test_file.name}:{row.line})"
-                       for row in shared[:10])
+    listed = ", ".join(
+        f"{row.clip!r} ({train_file.name}:{train_lines[row.clip]}, {test_file.name}:{row.line})" for row in shared[:10]
+    )
     more = f" and {len(shared) - 10} more" if len(shared) > 10 else ""
-    return (f"{len(shared)} clip(s) of the test file {test_file} are also in the training file {train_file} "
-            f"(a train/test leak): {listed}{more}")
+    return (
+        f"{len(shared)} clip(s) of the test file {test_file} are also in the training file {train_file} "
+        f"(a train/test leak): {listed}{more}"
+    )
 
 
 def check_fold(fold: int, num_folds: int = 5) -> int:

@@ -97,8 +97,14 @@ class DataReport:
 
     def record(self) -> dict[str, Any]:
         """The part a training run stores in ``config.json``: dataset, frame folder, fingerprint and sizes."""
-        return {"dataset": self.dataset, "frames_dir": self.frames_dir, "fingerprint": self.fingerprint,
-                "clips": self.clips, "frames": self.frames, "bytes": self.bytes}
+        return {
+            "dataset": self.dataset,
+            "frames_dir": self.frames_dir,
+            "fingerprint": self.fingerprint,
+            "clips": self.clips,
+            "frames": self.frames,
+            "bytes": self.bytes,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready (the ``--manifest`` file)."""
@@ -134,8 +140,10 @@ def dataset_layout(dataset: str, root: str | os.PathLike, **options: Any) -> Dat
     takes = inspect.signature(build).parameters
     unknown = sorted(set(options) - set(inspect.signature(reader).parameters))
     if unknown:
-        raise ValueError(f"{reader.__name__} takes no option {', '.join(unknown)}; the path options are "
-                         f"{', '.join(k for k in takes if k != 'root')}")
+        raise ValueError(
+            f"{reader.__name__} takes no option {', '.join(unknown)}; the path options are "
+            f"{', '.join(k for k in takes if k != 'root')}"
+        )
     return build(root, **{k: v for k, v in options.items() if k in takes})
 
 
@@ -207,8 +215,13 @@ def check_dataset(
             elif len(frames) < num_frames:
                 short.append(rel)
             if frames and layout.frames_per_clip is not None and len(frames) != layout.frames_per_clip:
-                warnings.append(Issue("frame count", f"{folder} holds {len(frames)} frames, expected "
-                                      f"{layout.frames_per_clip} in {layout.frames_root.name}"))
+                warnings.append(
+                    Issue(
+                        "frame count",
+                        f"{folder} holds {len(frames)} frames, expected "
+                        f"{layout.frames_per_clip} in {layout.frames_root.name}",
+                    )
+                )
 
     stats = {"min": min(counts), "median": statistics.median(counts), "max": max(counts)} if counts else {}
     return DataReport(
@@ -253,21 +266,27 @@ def _read_split_files(
             rows = parsed[path].rows
             files[split] = path
             official = layout.official_counts.get((fold, split))
-            classes = {name: 0 for name in layout.class_names}
+            classes = dict.fromkeys(layout.class_names, 0)
             for row in rows:
                 classes[layout.class_names[row.label]] += 1
             splits.append(SplitSummary(fold, split, layout.relative(path), len(rows), official, classes))
         if len(files) == 2 and files["train"] != files["test"]:
-            leak = overlap_warning(parsed[files["train"]].rows, files["train"], parsed[files["test"]].rows,
-                                   files["test"])
+            leak = overlap_warning(
+                parsed[files["train"]].rows, files["train"], parsed[files["test"]].rows, files["test"]
+            )
             if leak:
                 warnings.append(Issue("train/test leak", leak))
     differ = [s for s in splits if s.file and s.official is not None and s.clips != s.official]
     if differ and layout.explicit_split_file is None:
         counted = sum(1 for s in splits if s.file)
-        warnings.append(Issue("clip count", f"{len(differ)} of {counted} split files of {layout.root} hold another "
-                              f"number of clips than the official {layout.name} release (marked (!) in the table): "
-                              "results on this copy are not comparable with published ones"))
+        warnings.append(
+            Issue(
+                "clip count",
+                f"{len(differ)} of {counted} split files of {layout.root} hold another "
+                f"number of clips than the official {layout.name} release (marked (!) in the table): "
+                "results on this copy are not comparable with published ones",
+            )
+        )
     return parsed, splits
 
 
@@ -313,8 +332,10 @@ def _progress(items, total: int, enabled: bool):
 
 def format_report(report: DataReport, *, limit: int = 20) -> str:
     """The text ``lifting-dfer check-data`` prints; at most ``limit`` issues of each kind are listed."""
-    lines = [f"{report.dataset} at {report.root}",
-             f"frame folder: {report.frames_dir}" + (f" ({report.frames_note})" if report.frames_note else "")]
+    lines = [
+        f"{report.dataset} at {report.root}",
+        f"frame folder: {report.frames_dir}" + (f" ({report.frames_note})" if report.frames_note else ""),
+    ]
     names = list(next((s.classes for s in report.splits if s.classes), {}))
     header = ["fold", "split", "clips", "official", *names]
     table = [header, ["---"] * len(header)]
@@ -328,22 +349,29 @@ def format_report(report: DataReport, *, limit: int = 20) -> str:
     lines.append("")
     if report.frames_per_clip:
         fpc = report.frames_per_clip
-        lines.append(f"{report.clips} clips, {report.frames} frames, {_size(report.bytes)}; frames per clip: "
-                     f"min {fpc['min']}, median {fpc['median']:g}, max {fpc['max']}")
+        lines.append(
+            f"{report.clips} clips, {report.frames} frames, {_size(report.bytes)}; frames per clip: "
+            f"min {fpc['min']}, median {fpc['median']:g}, max {fpc['max']}"
+        )
     n_short = len(report.short_clips)
     if n_short:
         listed = ", ".join(report.short_clips[:5]) + (", ..." if n_short > 5 else "")
-        lines.append(f"{n_short} clips have fewer than {report.num_frames} frames (padded by repetition when "
-                     f"loaded): {listed}")
+        lines.append(
+            f"{n_short} clips have fewer than {report.num_frames} frames (padded by repetition when loaded): {listed}"
+        )
     lines.append(f"fingerprint: {report.fingerprint}")
-    lines.append("frames decoded: " + ("all" if report.decoded else "none (only names and sizes; --decode opens "
-                                                                   "every frame)"))
+    lines.append(
+        "frames decoded: " + ("all" if report.decoded else "none (only names and sizes; --decode opens every frame)")
+    )
     for title, issues in (("problems", report.problems), ("warnings", report.warnings)):
         if issues:
             lines += ["", f"{title} ({len(issues)}):"]
             lines += _listing(issues, limit)
-    verdict = (f"usable ({len(report.warnings)} warnings)" if report.usable else
-               f"{len(report.problems)} problems: fix them before training")
+    verdict = (
+        f"usable ({len(report.warnings)} warnings)"
+        if report.usable
+        else f"{len(report.problems)} problems: fix them before training"
+    )
     lines += ["", f"{report.dataset}: {verdict} (checked in {report.seconds:.1f} s)"]
     return "\n".join(lines)
 
@@ -378,15 +406,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dataset", choices=sorted(DATASET_LAYOUTS), help="which dataset ROOT holds")
     p.add_argument("root", metavar="ROOT", help="the dataset folder (DFEW/, FERV39k/ or MAFW/)")
-    p.add_argument("--data-arg", action="append", metavar="KEY=VALUE", default=None,
-                   help="reader option as for training, e.g. frames_dir=clip_224x224_16f or setup=22_scenes "
-                   "(repeatable)")
-    p.add_argument("--num-frames", type=int, default=None,
-                   help="sampled frames per clip; shorter clips are listed (default: 16; 32 for MAFW)")
+    p.add_argument(
+        "--data-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        default=None,
+        help="reader option as for training, e.g. frames_dir=clip_224x224_16f or setup=22_scenes (repeatable)",
+    )
+    p.add_argument(
+        "--num-frames",
+        type=int,
+        default=None,
+        help="sampled frames per clip; shorter clips are listed (default: 16; 32 for MAFW)",
+    )
     p.add_argument("--decode", action="store_true", help="also decode every frame (slow; lists undecodable ones)")
     p.add_argument("--workers", type=int, default=8, help="threads listing / decoding clip folders (default: 8)")
-    p.add_argument("--manifest", metavar="FILE", default=None,
-                   help="write counts, fingerprint, problems and warnings as JSON to FILE")
+    p.add_argument(
+        "--manifest",
+        metavar="FILE",
+        default=None,
+        help="write counts, fingerprint, problems and warnings as JSON to FILE",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     p.add_argument("--limit", type=int, default=20, help="issues listed per kind (default: 20; all in --manifest)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -401,8 +441,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         options = parse_key_values(args.data_arg, "--data-arg")
-        report = check_dataset(args.dataset, args.root, num_frames=args.num_frames, decode=args.decode,
-                               workers=args.workers, progress=args.progress and sys.stderr.isatty(), **options)
+        report = check_dataset(
+            args.dataset,
+            args.root,
+            num_frames=args.num_frames,
+            decode=args.decode,
+            workers=args.workers,
+            progress=args.progress and sys.stderr.isatty(),
+            **options,
+        )
     except (FileNotFoundError, NotADirectoryError, ValueError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2

@@ -89,17 +89,23 @@ def parse_dfew_split(path: str | os.PathLike) -> SplitRows:
                     continue
                 columns = (0, 1)
                 if not (len(fields) >= 2 and fields[0].isdigit() and fields[1].lstrip("-").isdigit()):
-                    errors.append(Issue("malformed row", f"{path}:{number}: expected a header naming the columns "
-                                        f"video_name and label (in any order) or a first row of data such as '1,5', "
-                                        f"got {row!r}"))
+                    errors.append(
+                        Issue(
+                            "malformed row",
+                            f"{path}:{number}: expected a header naming the columns "
+                            f"video_name and label (in any order) or a first row of data such as '1,5', "
+                            f"got {row!r}",
+                        )
+                    )
                     break
             if len(fields) <= max(columns):
                 errors.append(Issue("malformed row", f"{path}:{number}: expected 'video_name,label', got {row!r}"))
                 continue
             name, label = fields[columns[0]], fields[columns[1]]
             if not (name.isdigit() and label.lstrip("-").isdigit()):
-                errors.append(Issue("malformed row",
-                                    f"{path}:{number}: expected an integer clip number and label, got {row!r}"))
+                errors.append(
+                    Issue("malformed row", f"{path}:{number}: expected an integer clip number and label, got {row!r}")
+                )
                 continue
             y = int(label)
             if y == 0:
@@ -107,8 +113,12 @@ def parse_dfew_split(path: str | os.PathLike) -> SplitRows:
                 continue
             if not 1 <= y <= len(DFEW_CLASSES):
                 classes = ", ".join(f"{i + 1} {c}" for i, c in enumerate(DFEW_CLASSES))
-                errors.append(Issue("bad label", f"{path}:{number}: label {y} outside 1..{len(DFEW_CLASSES)} "
-                                    f"({classes}), row {row!r}"))
+                errors.append(
+                    Issue(
+                        "bad label",
+                        f"{path}:{number}: label {y} outside 1..{len(DFEW_CLASSES)} ({classes}), row {row!r}",
+                    )
+                )
                 continue
             rows.append(AnnotationRow(f"{int(name):05d}", y - 1, number))
     if skipped:
@@ -144,13 +154,17 @@ def _find_frames(root: Path, frames_dir: str | os.PathLike | None) -> tuple[Path
     found = [c for c in candidates if c.is_dir()]
     if not found:
         raise FileNotFoundError(
-            "DFEW frame folder not found; looked for:\n  " + "\n  ".join(str(c) for c in candidates)
+            "DFEW frame folder not found; looked for:\n  "
+            + "\n  ".join(str(c) for c in candidates)
             + "\nunpack Clip/clip_224x224 (or clip_224x224_16f) of the release there, or pass frames_dir="
         )
     chosen = found[0]
     others = [c.name for c in found[1:] if c.name != chosen.name]
-    note = "auto-detected" + (f"; {', '.join(others)} also present (frames_dir= selects it)" if others else
-                              "; the only DFEW frame set present")
+    note = "auto-detected" + (
+        f"; {', '.join(others)} also present (frames_dir= selects it)"
+        if others
+        else "; the only DFEW frame set present"
+    )
     return chosen, note
 
 

@@ -44,9 +44,7 @@ def _class_names(class_order: str) -> tuple[str, ...]:
     return FERV39K_CLASSES[class_order]
 
 
-def parse_ferv39k_split(
-    path: str | os.PathLike, *, class_order: Literal["dfew", "alphabetical"] = "dfew"
-) -> SplitRows:
+def parse_ferv39k_split(path: str | os.PathLike, *, class_order: Literal["dfew", "alphabetical"] = "dfew") -> SplitRows:
     """Read a FERV39k split file collecting every problem (see
     [`read_ferv39k_split`][lifting_dfer.data.read_ferv39k_split])."""
     names = _class_names(class_order)
@@ -58,13 +56,18 @@ def parse_ferv39k_split(
     for number, text in numbered_lines(path):
         parts = split_fields(text)
         if len(parts) != 2 or not parts[0].strip("/"):
-            errors.append(Issue("malformed row",
-                                f"{path}:{number}: expected '<Scene>/<Emotion>/<id> <Emotion>', got {text!r}"))
+            errors.append(
+                Issue("malformed row", f"{path}:{number}: expected '<Scene>/<Emotion>/<id> <Emotion>', got {text!r}")
+            )
             continue
         clip, label = parts[0].strip("/"), parts[1]
         if label.lower() not in lookup:
-            errors.append(Issue("bad label", f"{path}:{number}: unknown emotion {label!r}; FERV39k has {len(names)} "
-                                f"classes: {', '.join(names)}"))
+            errors.append(
+                Issue(
+                    "bad label",
+                    f"{path}:{number}: unknown emotion {label!r}; FERV39k has {len(names)} classes: {', '.join(names)}",
+                )
+            )
             continue
         rows.append(AnnotationRow(clip, lookup[label.lower()], number))
     return SplitRows.build(rows, errors, path, names, f"FERV39k split file {path} lists no clips")
@@ -162,8 +165,9 @@ class FERV39k(ClipDataset):
         transform: ClipTransformFn | None = None,
         seed: int | None = None,
     ) -> None:
-        layout = ferv39k_layout(root, setup=setup, class_order=class_order, frames_dir=frames_dir,
-                                split_file=split_file)
+        layout = ferv39k_layout(
+            root, setup=setup, class_order=class_order, frames_dir=frames_dir, split_file=split_file
+        )
         split_file, rows, samples = layout.load(1, split)
         self.layout = layout
         self.frames_root = layout.frames_root

@@ -68,8 +68,13 @@ def parse_mafw_split(path: str | os.PathLike) -> SplitRows:
         if name.lower().endswith(_VIDEO_EXTENSIONS):
             name = name[: name.rfind(".")]
         if label.lower() not in lookup:
-            errors.append(Issue("bad label", f"{path}:{number}: unknown emotion {label!r}; MAFW has "
-                                f"{len(MAFW_CLASSES)} single-label classes: {', '.join(MAFW_CLASSES)}"))
+            errors.append(
+                Issue(
+                    "bad label",
+                    f"{path}:{number}: unknown emotion {label!r}; MAFW has "
+                    f"{len(MAFW_CLASSES)} single-label classes: {', '.join(MAFW_CLASSES)}",
+                )
+            )
             continue
         rows.append(AnnotationRow(name, lookup[label.lower()], number))
     return SplitRows.build(rows, errors, path, MAFW_CLASSES, f"MAFW split file {path} lists no clips")

@@ -11,9 +11,7 @@ from .clips import ClipDataset
 __all__ = ["stratified_split", "train_val_split"]
 
 
-def stratified_split(
-    labels: Sequence[int], val_fraction: float = 0.2, *, seed: int = 0
-) -> tuple[list[int], list[int]]:
+def stratified_split(labels: Sequence[int], val_fraction: float = 0.2, *, seed: int = 0) -> tuple[list[int], list[int]]:
     """Split indices per class: ``floor(n_k * val_fraction + 0.5)`` of class ``k``'s clips go to validation.
 
     A class with a single clip stays in training. Both index lists are sorted; the same ``labels`` and

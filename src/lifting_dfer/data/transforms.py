@@ -62,10 +62,7 @@ def resize_clip(frames: Tensor, size: int) -> Tensor:
     """
     if frames.shape[-2:] == (size, size):
         return frames.float()
-    if frames.dtype == torch.uint8:
-        frames = frames.contiguous(memory_format=torch.channels_last)
-    else:
-        frames = frames.float()
+    frames = frames.contiguous(memory_format=torch.channels_last) if frames.dtype == torch.uint8 else frames.float()
     out = F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return out.float()  # may be channels_last: callers that need a layout copy once, fused with their next op
 

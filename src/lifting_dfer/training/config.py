@@ -145,8 +145,9 @@ class TrainConfig:
             raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
         folds = DATASETS[self.dataset]["folds"] or (1,)
         if self.fold != "all" and (not str(self.fold).isdigit() or int(self.fold) not in folds):
-            raise ValueError(f"fold: expected 'all' or one of {', '.join(map(str, folds))} for {self.dataset}, got "
-                             f"{self.fold!r}")
+            raise ValueError(
+                f"fold: expected 'all' or one of {', '.join(map(str, folds))} for {self.dataset}, got {self.fold!r}"
+            )
         positive = {"size": self.size, "epochs": self.epochs, "batch_size": self.batch_size}
         if self.num_frames is not None:
             positive["num_frames"] = self.num_frames
@@ -241,8 +242,10 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _demo_epilog() -> str:
     settings = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in DEMO_PRESET.items())
-    return (f"Without --data-root (or with --demo) the demo preset replaces these defaults: {settings}; options "
-            "given on the command line still win.")
+    return (
+        f"Without --data-root (or with --demo) the demo preset replaces these defaults: {settings}; options "
+        "given on the command line still win."
+    )
 
 
 def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
@@ -260,62 +263,108 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     )
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=sorted(DATASETS), default=dataset or d.dataset, help="dataset")
-    g.add_argument("--data-root", default=None, metavar="DIR",
-                   help="dataset folder (DFEW/, FERV39k/ or MAFW/); omit for the synthetic CPU demo")
-    g.add_argument("--data-arg", action="append", metavar="KEY=VALUE", default=None,
-                   help="extra dataset argument, e.g. frames_dir=clip_224x224_16f or class_order=alphabetical "
-                   "(repeatable)")
+    g.add_argument(
+        "--data-root",
+        default=None,
+        metavar="DIR",
+        help="dataset folder (DFEW/, FERV39k/ or MAFW/); omit for the synthetic CPU demo",
+    )
+    g.add_argument(
+        "--data-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        default=None,
+        help="extra dataset argument, e.g. frames_dir=clip_224x224_16f or class_order=alphabetical (repeatable)",
+    )
     g.add_argument("--fold", default=d.fold, help="fold 1..5, or 'all' for the 5-fold runner (FERV39k: 1)")
     g.add_argument("--num-frames", type=int, default=None, help="frames per clip (default: 16; 32 for MAFW)")
     g.add_argument("--size", type=int, default=d.size, help="frame side in pixels")
-    g.add_argument("--val-fraction", type=float, default=d.val_fraction,
-                   help="part of the training split held out for model selection (4:1)")
+    g.add_argument(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="part of the training split held out for model selection (4:1)",
+    )
     g.add_argument("--num-workers", type=int, default=d.num_workers, help="DataLoader worker processes")
     g.add_argument("--demo", action="store_true", help="force the synthetic CPU demo preset")
-    g.add_argument("--synthetic-root", default=_SYNTHETIC_ROOT,
-                   help="where the synthetic DFEW is written (demo)")
-    g.add_argument("--synthetic-clips-per-class", type=int, default=d.synthetic_clips_per_class,
-                   help="size of the synthetic DFEW (demo)")
+    g.add_argument("--synthetic-root", default=_SYNTHETIC_ROOT, help="where the synthetic DFEW is written (demo)")
+    g.add_argument(
+        "--synthetic-clips-per-class",
+        type=int,
+        default=d.synthetic_clips_per_class,
+        help="size of the synthetic DFEW (demo)",
+    )
 
     g = p.add_argument_group("model")
     g.add_argument("--model", default=d.model, help="ifdd_2dcnn, ifdd_3dvit, baseline_2dcnn or baseline_3dvit")
-    g.add_argument("--model-arg", action="append", metavar="KEY=VALUE", default=None,
-                   help="builder override, e.g. offset_range=2 or use_ladm=false (repeatable)")
-    g.add_argument("--pretrained", default=None, metavar="WEIGHTS",
-                   help="backbone weights: 'default' (the paper's: ImageNet MobileNetV2 / Kinetics-400 MViT-v2-S, "
-                   "downloaded into the timm / torchvision cache on first use; used whenever --data-root is given), "
-                   "'none' (from scratch, as the synthetic demo trains), a weights file, or a timm / torchvision weights name")
+    g.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        default=None,
+        help="builder override, e.g. offset_range=2 or use_ladm=false (repeatable)",
+    )
+    g.add_argument(
+        "--pretrained",
+        default=None,
+        metavar="WEIGHTS",
+        help="backbone weights: 'default' (the paper's: ImageNet MobileNetV2 / Kinetics-400 MViT-v2-S, "
+        "downloaded into the timm / torchvision cache on first use; used whenever --data-root is given), "
+        "'none' (from scratch, as the synthetic demo trains), a weights file, or a timm / torchvision weights name",
+    )
 
     g = p.add_argument_group("optimisation (paper protocol)")
     g.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
-    g.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs,
-                   help="epochs of linear warm-up from --warmup-lr, then cosine")
+    g.add_argument(
+        "--warmup-epochs",
+        type=int,
+        default=d.warmup_epochs,
+        help="epochs of linear warm-up from --warmup-lr, then cosine",
+    )
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="clips per step and process")
-    g.add_argument("--eval-batch-size", type=int, default=None,
-                   help="clips per evaluation step (default: 2 x --batch-size)")
+    g.add_argument(
+        "--eval-batch-size", type=int, default=None, help="clips per evaluation step (default: 2 x --batch-size)"
+    )
     g.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (AdamW)")
     g.add_argument("--warmup-lr", type=float, default=d.warmup_lr, help="learning rate at step 0")
     g.add_argument("--min-lr", type=float, default=d.min_lr, help="learning rate at the end of the cosine")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay, on all parameters")
     g.add_argument("--grad-clip", type=_optional_float, default=None, help="max gradient norm (default: off)")
     g.add_argument("--lift-weight", type=float, default=d.lift_weight, help="LiftLoss weight (0 disables it)")
-    g.add_argument("--select-metric", choices=("uar", "war"), default=d.select_metric,
-                   help="validation metric of the best checkpoint")
-    g.add_argument("--seed", type=int, default=d.seed,
-                   help="seed of the train/val split, the clip order, crops and flips, and the weights")
+    g.add_argument(
+        "--select-metric",
+        choices=("uar", "war"),
+        default=d.select_metric,
+        help="validation metric of the best checkpoint",
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seed of the train/val split, the clip order, crops and flips, and the weights",
+    )
 
     g = p.add_argument_group("hardware")
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
-    g.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"), default=d.amp,
-                   help="autocast dtype; auto = bf16 on CUDA, none on CPU")
+    g.add_argument(
+        "--amp",
+        choices=("auto", "bf16", "fp16", "none"),
+        default=d.amp,
+        help="autocast dtype; auto = bf16 on CUDA, none on CPU",
+    )
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
     g.add_argument("--channels-last", action="store_true", help="channels-last memory format (2D CNN on GPU)")
 
     g = p.add_argument_group("outputs")
-    g.add_argument("--output-dir", default=None, metavar="DIR",
-                   help="run folder (default: runs/<dataset>-<model>-<timestamp>)")
-    g.add_argument("--resume", default=None, metavar="RUN",
-                   help="continue a run: its folder or a checkpoint in it (settings come from the run)")
+    g.add_argument(
+        "--output-dir", default=None, metavar="DIR", help="run folder (default: runs/<dataset>-<model>-<timestamp>)"
+    )
+    g.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN",
+        help="continue a run: its folder or a checkpoint in it (settings come from the run)",
+    )
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars")
     return p
@@ -337,9 +386,7 @@ def _explicit(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> se
     return set(vars(known))
 
 
-def config_from_args(
-    argv: Sequence[str] | None = None, *, dataset: str | None = None
-) -> tuple[TrainConfig, set[str]]:
+def config_from_args(argv: Sequence[str] | None = None, *, dataset: str | None = None) -> tuple[TrainConfig, set[str]]:
     """Parse ``argv`` into a [`TrainConfig`][lifting_dfer.training.TrainConfig] with the preset applied; also return the
     options given.
 

@@ -65,8 +65,9 @@ class GracefulInterrupt:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
-        logger.warning("%s received: stopping after the current step (Ctrl-C again to stop at once)",
-                       signal.Signals(signum).name)
+        logger.warning(
+            "%s received: stopping after the current step (Ctrl-C again to stop at once)", signal.Signals(signum).name
+        )
 
     def __enter__(self) -> GracefulInterrupt:
         if threading.current_thread() is threading.main_thread():
@@ -74,7 +75,7 @@ class GracefulInterrupt:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
@@ -135,7 +136,7 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
 def to_channels_last(model: nn.Module) -> nn.Module:
     """Store the 4-D weights (2D convolutions) channels-last; other tensors are left as they are."""
     for module in model.modules():
-        for name, tensor in list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False)):
+        for _name, tensor in list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False)):
             if tensor is not None and tensor.dim() == 4:
                 tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
     return model
@@ -220,8 +221,10 @@ def train_one_epoch(
                 output = model(clips)
             loss, logits, ce, lift = training_loss(output, labels, lift_loss)
             if not torch.isfinite(loss):
-                raise ValueError(f"epoch {stats.epoch + 1}, step {stats.step + 1}: non-finite loss {loss.item()} "
-                                 f"(ce {ce.item()}, lift {lift.item()}); lower --lr or enable --grad-clip")
+                raise ValueError(
+                    f"epoch {stats.epoch + 1}, step {stats.step + 1}: non-finite loss {loss.item()} "
+                    f"(ce {ce.item()}, lift {lift.item()}); lower --lr or enable --grad-clip"
+                )
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None and scaler.is_enabled():
                 scaler.scale(loss).backward()
@@ -290,8 +293,9 @@ def evaluate(
 
     ctx = ctx or DistributedContext(device=device)
     sampler = ShardSampler(len(dataset), rank=ctx.rank, world_size=ctx.world_size)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                        pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, pin_memory=device.type == "cuda"
+    )
     was_training = model.training
     model.eval()
     logits_parts, label_parts = [], []

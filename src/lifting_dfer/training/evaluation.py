@@ -39,8 +39,12 @@ def build_eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, help="dataset folder (default: the checkpoint's)")
     p.add_argument("--data-arg", action="append", metavar="KEY=VALUE", default=None, help="extra dataset argument")
     p.add_argument("--fold", type=int, default=None, help="fold 1..5 (default: the checkpoint's)")
-    p.add_argument("--split", choices=("test", "val", "train"), default="test",
-                   help="test split, or the held-out val / remaining train part of the 4:1 split")
+    p.add_argument(
+        "--split",
+        choices=("test", "val", "train"),
+        default="test",
+        help="test split, or the held-out val / remaining train part of the 4:1 split",
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-workers", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -94,15 +98,19 @@ def evaluate_checkpoint(
     checkpoint = Path(checkpoint)
     model, ckpt = model_from_checkpoint(checkpoint, map_location="cpu")
     cfg = _stored_config(ckpt)
-    changes: dict[str, Any] = {"fold": str(fold if fold is not None else ckpt.get("fold", 1)), "device": device,
-                               "amp": amp}
+    changes: dict[str, Any] = {
+        "fold": str(fold if fold is not None else ckpt.get("fold", 1)),
+        "device": device,
+        "amp": amp,
+    }
     if dataset is not None and dataset != cfg.dataset:
         changes["dataset"] = dataset
     if data_root is not None:
         changes["data_root"] = str(data_root)
     elif "dataset" in changes:
-        raise ValueError(f"--data-root is needed to evaluate on {dataset} (the checkpoint was trained on "
-                         f"{cfg.dataset})")
+        raise ValueError(
+            f"--data-root is needed to evaluate on {dataset} (the checkpoint was trained on {cfg.dataset})"
+        )
     if data_args:
         changes["data_args"] = {**cfg.data_args, **data_args}
     arch_kwargs = ckpt["arch_kwargs"]
@@ -120,20 +128,42 @@ def evaluate_checkpoint(
             f"{cfg.dataset} has {len(data.class_names)} ({', '.join(data.class_names)})"
         )
     model.to(ctx.device)
-    result = evaluate(model, data, class_names=list(data.class_names), device=ctx.device, batch_size=batch_size,
-                      ctx=ctx, amp_dtype=autocast_dtype(cfg.amp, ctx.device), num_workers=num_workers,
-                      progress=progress, desc=split)
+    result = evaluate(
+        model,
+        data,
+        class_names=list(data.class_names),
+        device=ctx.device,
+        batch_size=batch_size,
+        ctx=ctx,
+        amp_dtype=autocast_dtype(cfg.amp, ctx.device),
+        num_workers=num_workers,
+        progress=progress,
+        desc=split,
+    )
     out = Path(output_dir) if output_dir is not None else checkpoint.parent / f"eval-{split}"
-    metrics = {**result.report, "checkpoint": str(checkpoint), "model": ckpt["arch"], "dataset": cfg.dataset,
-               "data_root": str(root), "fold": cfg.folds[0], "split": split, "num_clips": len(data),
-               "metrics_json": str(out / "metrics.json"), "confusion_png": str(out / "confusion.png")}
+    metrics = {
+        **result.report,
+        "checkpoint": str(checkpoint),
+        "model": ckpt["arch"],
+        "dataset": cfg.dataset,
+        "data_root": str(root),
+        "fold": cfg.folds[0],
+        "split": split,
+        "num_clips": len(data),
+        "metrics_json": str(out / "metrics.json"),
+        "confusion_png": str(out / "confusion.png"),
+    }
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         try:
             from ..viz import plot_confusion_matrix
 
-            plot_confusion_matrix(result.report["confusion"], result.report["class_names"], out / "confusion.png",
-                                  title=f"{ckpt['arch']} on {cfg.dataset} fold {cfg.folds[0]} ({split})")
+            plot_confusion_matrix(
+                result.report["confusion"],
+                result.report["class_names"],
+                out / "confusion.png",
+                title=f"{ckpt['arch']} on {cfg.dataset} fold {cfg.folds[0]} ({split})",
+            )
         except ImportError as err:  # matplotlib is the optional [viz] extra: keep the metrics anyway
             logger.warning("no confusion-matrix plot: %s", err)
             metrics["confusion_png"] = None
@@ -151,9 +181,18 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     try:
         data_args = parse_key_values(args.data_arg, "--data-arg")
         metrics = evaluate_checkpoint(
-            args.checkpoint, dataset=args.dataset, data_root=args.data_root, data_args=data_args, fold=args.fold,
-            split=args.split, batch_size=args.batch_size, num_workers=args.num_workers, device=args.device,
-            amp=args.amp, output_dir=args.output_dir, progress=args.progress,
+            args.checkpoint,
+            dataset=args.dataset,
+            data_root=args.data_root,
+            data_args=data_args,
+            fold=args.fold,
+            split=args.split,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            device=args.device,
+            amp=args.amp,
+            output_dir=args.output_dir,
+            progress=args.progress,
         )
     except (FileNotFoundError, ValueError, ImportError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
@@ -161,9 +200,10 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     finally:
         cleanup_distributed()
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"{metrics['model']} on {metrics['dataset']} fold {metrics['fold']} {metrics['split']} "
-              f"({metrics['num_clips']} clips): UAR {100 * metrics['uar']:.2f}  WAR {100 * metrics['war']:.2f}")
+        print(
+            f"{metrics['model']} on {metrics['dataset']} fold {metrics['fold']} {metrics['split']} "
+            f"({metrics['num_clips']} clips): UAR {100 * metrics['uar']:.2f}  WAR {100 * metrics['war']:.2f}"
+        )
         plot = f" and {metrics['confusion_png']}" if metrics["confusion_png"] else ""
         print(f"wrote {metrics['metrics_json']}{plot}")
     return 0
-

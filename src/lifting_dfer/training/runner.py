@@ -53,8 +53,9 @@ def dataset_root(cfg: TrainConfig, ctx: DistributedContext | None = None) -> Pat
     root = Path(cfg.synthetic_root)
     if ctx is None or ctx.is_main:
         overwrite = (root / "synthetic_dfew.json").is_file()  # only ever replace our own synthetic data
-        make_synthetic_dfew(root, clips_per_class=cfg.synthetic_clips_per_class, size=max(cfg.size, 64),
-                            overwrite=overwrite)
+        make_synthetic_dfew(
+            root, clips_per_class=cfg.synthetic_clips_per_class, size=max(cfg.size, 64), overwrite=overwrite
+        )
     barrier()
     return root
 
@@ -85,8 +86,12 @@ def build_model(cfg: TrainConfig, num_classes: int) -> tuple[torch.nn.Module, di
     """The model of ``cfg.model`` and the builder arguments that rebuild it from a checkpoint."""
     from ..models import create_model
 
-    arch_kwargs: dict[str, Any] = {"num_classes": num_classes, "num_frames": cfg.frames, "image_size": cfg.size,
-                                   **cfg.model_args}
+    arch_kwargs: dict[str, Any] = {
+        "num_classes": num_classes,
+        "num_frames": cfg.frames,
+        "image_size": cfg.size,
+        **cfg.model_args,
+    }
     if cfg.pretrained is not None:
         arch_kwargs["pretrained"] = cfg.pretrained
     try:
@@ -112,15 +117,16 @@ def summarize_folds(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     keys = ("val_uar", "test_uar", "test_war")
     rows = [dict(r) for r in results]
     mean = {k: float(np.mean([r[k] for r in rows if r[k] is not None])) if rows else math.nan for k in keys}
-    std = {k: float(np.std([r[k] for r in rows if r[k] is not None], ddof=1)) if len(rows) > 1 else 0.0
-           for k in keys}
+    std = {k: float(np.std([r[k] for r in rows if r[k] is not None], ddof=1)) if len(rows) > 1 else 0.0 for k in keys}
 
     def pct(v: float | None) -> str:
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}"
 
     lines = ["| fold | best epoch | val UAR | test UAR | test WAR |", "| --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['fold']} | {r['best_epoch']} | {pct(r['val_uar'])} | {pct(r['test_uar'])} | "
-              f"{pct(r['test_war'])} |" for r in rows]
+    lines += [
+        f"| {r['fold']} | {r['best_epoch']} | {pct(r['val_uar'])} | {pct(r['test_uar'])} | {pct(r['test_war'])} |"
+        for r in rows
+    ]
     if len(rows) > 1:
         lines.append(f"| mean | | {pct(mean['val_uar'])} | {pct(mean['test_uar'])} | {pct(mean['test_war'])} |")
         lines.append(f"| std | | {pct(std['val_uar'])} | {pct(std['test_uar'])} | {pct(std['test_war'])} |")
@@ -136,8 +142,9 @@ def _plot_confusion(report: dict[str, Any], path: Path, title: str) -> None:
         logger.warning("no confusion-matrix plot: %s", err)
 
 
-def _train_fold(cfg: TrainConfig, fold: int, run_dir: Path, root: Path, ctx: DistributedContext,
-                resume: bool) -> dict[str, Any]:
+def _train_fold(
+    cfg: TrainConfig, fold: int, run_dir: Path, root: Path, ctx: DistributedContext, resume: bool
+) -> dict[str, Any]:
     folder = _fold_dir(run_dir, fold)
     done = folder / "test_metrics.json"
     if resume and done.is_file():
@@ -150,23 +157,50 @@ def _train_fold(cfg: TrainConfig, fold: int, run_dir: Path, root: Path, ctx: Dis
     model, arch_kwargs = build_model(cfg, len(class_names))
     seed_everything(cfg.seed + 1 + ctx.rank)  # dropout etc.: different streams per rank
     fold_label = f"fold {fold}" if DATASETS[cfg.dataset]["folds"] else "train/test split"
-    logger.info("%s %s: %d train / %d val / %d test clips, %s (%s)", cfg.dataset.upper(), fold_label, len(train),
-                len(val) if val is not None else 0, len(test), cfg.model,
-                ", ".join(f"{k}={v}" for k, v in arch_kwargs.items()))
+    logger.info(
+        "%s %s: %d train / %d val / %d test clips, %s (%s)",
+        cfg.dataset.upper(),
+        fold_label,
+        len(train),
+        len(val) if val is not None else 0,
+        len(test),
+        cfg.model,
+        ", ".join(f"{k}={v}" for k, v in arch_kwargs.items()),
+    )
     from ..video.sampling import training_sampling  # the clips' frame rate, for predict (None: synthetic data)
 
     sampling = training_sampling(cfg.dataset if cfg.data_root is not None else None, cfg.frames).to_dict()
-    result = fit(model, train, val, cfg=cfg, folder=folder, arch=cfg.model, arch_kwargs=arch_kwargs,
-                 class_names=class_names, ctx=ctx, resume=resume_fold,
-                 extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling})
+    result = fit(
+        model,
+        train,
+        val,
+        cfg=cfg,
+        folder=folder,
+        arch=cfg.model,
+        arch_kwargs=arch_kwargs,
+        class_names=class_names,
+        ctx=ctx,
+        resume=resume_fold,
+        extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling},
+    )
 
     from ..checkpoint import load_checkpoint, load_model_state
 
     load_model_state(model, load_checkpoint(result.best_path), source=str(result.best_path))
     eval_bs = cfg.eval_batch_size or 2 * cfg.batch_size
     amp_dtype = autocast_dtype(cfg.amp, ctx.device)
-    report = evaluate(model, test, class_names=class_names, device=ctx.device, batch_size=eval_bs, ctx=ctx,
-                      amp_dtype=amp_dtype, num_workers=cfg.num_workers, progress=cfg.progress, desc="test").report
+    report = evaluate(
+        model,
+        test,
+        class_names=class_names,
+        device=ctx.device,
+        batch_size=eval_bs,
+        ctx=ctx,
+        amp_dtype=amp_dtype,
+        num_workers=cfg.num_workers,
+        progress=cfg.progress,
+        desc="test",
+    ).report
     summary = {
         "fold": fold,
         "best_epoch": result.best_epoch,
@@ -176,11 +210,22 @@ def _train_fold(cfg: TrainConfig, fold: int, run_dir: Path, root: Path, ctx: Dis
     }
     if ctx.is_main:
         _plot_confusion(report, folder / "test_confusion.png", f"{cfg.model} {cfg.dataset} {fold_label} (test)")
-        payload = {"summary": summary, "test": report, "val": result.best_val, "checkpoint": str(result.best_path),
-                   "dataset": cfg.dataset, "model": cfg.model}
+        payload = {
+            "summary": summary,
+            "test": report,
+            "val": result.best_val,
+            "checkpoint": str(result.best_path),
+            "dataset": cfg.dataset,
+            "model": cfg.model,
+        }
         atomic_write_text(done, json.dumps(payload, indent=2) + "\n")
-        logger.info("%s: test UAR %.2f  WAR %.2f  (best epoch %d)", fold_label, 100 * report["uar"],
-                    100 * report["war"], result.best_epoch)
+        logger.info(
+            "%s: test UAR %.2f  WAR %.2f  (best epoch %d)",
+            fold_label,
+            100 * report["uar"],
+            100 * report["war"],
+            result.best_epoch,
+        )
     barrier()
     return summary
 
@@ -192,18 +237,37 @@ def record_data(cfg: TrainConfig, root: Path) -> None:
 
     report = check_dataset(cfg.dataset, root, num_frames=cfg.frames, **cfg.data_args)
     record = report.record()
-    logger.info("data: %s at %s, frame folder %s (%s), %d clips, %d frames, fingerprint %s (%.1f s)", report.dataset,
-                report.root, report.frames_dir, report.frames_note or "given", report.clips, report.frames,
-                report.fingerprint, report.seconds)
+    logger.info(
+        "data: %s at %s, frame folder %s (%s), %d clips, %d frames, fingerprint %s (%.1f s)",
+        report.dataset,
+        report.root,
+        report.frames_dir,
+        report.frames_note or "given",
+        report.clips,
+        report.frames,
+        report.fingerprint,
+        report.seconds,
+    )
     if report.problems:
-        logger.warning("the data has %d problem(s), e.g. %s; `lifting-dfer check-data %s %s` lists them all",
-                       len(report.problems), report.problems[0].message, cfg.dataset, report.root)
+        logger.warning(
+            "the data has %d problem(s), e.g. %s; `lifting-dfer check-data %s %s` lists them all",
+            len(report.problems),
+            report.problems[0].message,
+            cfg.dataset,
+            report.root,
+        )
     previous = cfg.data_manifest
-    if previous and (previous.get("fingerprint"), previous.get("frames_dir")) != (record["fingerprint"],
-                                                                                 record["frames_dir"]):
-        logger.warning("the data differ from when this run started: frame folder %s, fingerprint %s then; %s, %s "
-                       "now", previous.get("frames_dir"), previous.get("fingerprint"), record["frames_dir"],
-                       record["fingerprint"])
+    if previous and (previous.get("fingerprint"), previous.get("frames_dir")) != (
+        record["fingerprint"],
+        record["frames_dir"],
+    ):
+        logger.warning(
+            "the data differ from when this run started: frame folder %s, fingerprint %s then; %s, %s now",
+            previous.get("frames_dir"),
+            previous.get("fingerprint"),
+            record["frames_dir"],
+            record["fingerprint"],
+        )
     cfg.data_manifest = record
 
 
@@ -213,8 +277,11 @@ def _fetch_backbone_weights(cfg: TrainConfig) -> None:
         if cfg.demo:
             logger.info("backbone: from scratch (the demo runs offline)")
         else:
-            logger.warning("training %s from scratch (--pretrained none): the paper starts from ImageNet (2DCNN) / "
-                           "Kinetics-400 (3DViT) backbone weights; expect much lower accuracy", cfg.model)
+            logger.warning(
+                "training %s from scratch (--pretrained none): the paper starts from ImageNet (2DCNN) / "
+                "Kinetics-400 (3DViT) backbone weights; expect much lower accuracy",
+                cfg.model,
+            )
         return
     from ..backbones import resolve_weights
     from ..models import paper_weights
@@ -237,12 +304,14 @@ def run(cfg: TrainConfig, *, ctx: DistributedContext | None = None) -> dict[str,
     """
     ctx = ctx or setup_distributed(cfg.device)
     resume = cfg.resume is not None
-    run_dir = Path(cfg.output_dir) if cfg.output_dir else broadcast_object(_default_run_dir(cfg) if ctx.is_main
-                                                                          else None)
+    run_dir = (
+        Path(cfg.output_dir) if cfg.output_dir else broadcast_object(_default_run_dir(cfg) if ctx.is_main else None)
+    )
     cfg.output_dir = str(run_dir)
     if not resume and (run_dir / "config.json").exists():
-        raise FileExistsError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another "
-                              "--output-dir")
+        raise FileExistsError(
+            f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --output-dir"
+        )
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         logger.info("run folder: %s%s", run_dir, " (demo preset: synthetic DFEW on the CPU)" if cfg.demo else "")
@@ -257,16 +326,24 @@ def run(cfg: TrainConfig, *, ctx: DistributedContext | None = None) -> dict[str,
         results.append(_train_fold(cfg, fold, run_dir, root, ctx, resume))
         summary = summarize_folds(results)
         if ctx.is_main:
-            atomic_write_text(run_dir / "summary.json",
-                              json.dumps({k: v for k, v in summary.items() if k != "markdown"}, indent=2) + "\n")
+            atomic_write_text(
+                run_dir / "summary.json",
+                json.dumps({k: v for k, v in summary.items() if k != "markdown"}, indent=2) + "\n",
+            )
             atomic_write_text(run_dir / "summary.md", summary["markdown"])
     summary = summarize_folds(results)
     summary["run_dir"] = str(run_dir)
     if ctx.is_main:
         logger.info("\n%s", summary["markdown"])
-        logger.info("test UAR %.2f  WAR %.2f  (%s, %d fold%s; outputs in %s)", 100 * summary["mean"]["test_uar"],
-                    100 * summary["mean"]["test_war"], cfg.dataset, len(results), "s" if len(results) > 1 else "",
-                    run_dir)
+        logger.info(
+            "test UAR %.2f  WAR %.2f  (%s, %d fold%s; outputs in %s)",
+            100 * summary["mean"]["test_uar"],
+            100 * summary["mean"]["test_war"],
+            cfg.dataset,
+            len(results),
+            "s" if len(results) > 1 else "",
+            run_dir,
+        )
     return summary
 
 
@@ -286,8 +363,9 @@ def resolve_resume(path: str | Path) -> Path:
     if p.is_dir() and not (p / "config.json").is_file() and (p.parent / "config.json").is_file():
         p = p.parent  # a fold folder
     if not (p / "config.json").is_file():
-        raise FileNotFoundError(f"--resume: {path} is not a run folder (no config.json), a fold folder or a "
-                                "checkpoint inside a run folder")
+        raise FileNotFoundError(
+            f"--resume: {path} is not a run folder (no config.json), a fold folder or a checkpoint inside a run folder"
+        )
     return p
 
 
@@ -306,8 +384,10 @@ def resume_config(cfg: TrainConfig, given: set[str]) -> TrainConfig:
     changed = sorted(k for k in given - RESUME_OVERRIDABLE - {"demo"} if current[k] != previous[k])
     if changed:
         diffs = ", ".join(f"{k}: {previous[k]!r} -> {current[k]!r}" for k in changed)
-        raise ValueError(f"--resume continues {run_dir} with its own settings; these options differ: {diffs}. "
-                         f"Only {', '.join(sorted(RESUME_OVERRIDABLE - {'resume', 'output_dir'}))} may change")
+        raise ValueError(
+            f"--resume continues {run_dir} with its own settings; these options differ: {diffs}. "
+            f"Only {', '.join(sorted(RESUME_OVERRIDABLE - {'resume', 'output_dir'}))} may change"
+        )
     merged = {**previous, **{k: current[k] for k in given & RESUME_OVERRIDABLE}}
     merged.update(resume=str(run_dir), output_dir=str(run_dir))
     return TrainConfig.from_dict(merged)

@@ -102,8 +102,14 @@ class WarmupCosine:
     def lr_at(self, step: int) -> list[float]:
         """Rates of every group at ``step``."""
         return [
-            warmup_cosine_lr(step, base_lr=base, total_steps=self.total_steps, warmup_steps=self.warmup_steps,
-                             warmup_lr=self.warmup_lr, min_lr=self.min_lr)
+            warmup_cosine_lr(
+                step,
+                base_lr=base,
+                total_steps=self.total_steps,
+                warmup_steps=self.warmup_steps,
+                warmup_lr=self.warmup_lr,
+                min_lr=self.min_lr,
+            )
             for base in self.base_lrs
         ]
 
@@ -120,8 +126,14 @@ class WarmupCosine:
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"last_step": self.last_step, "base_lrs": list(self.base_lrs), "total_steps": self.total_steps,
-                "warmup_steps": self.warmup_steps, "warmup_lr": self.warmup_lr, "min_lr": self.min_lr}
+        return {
+            "last_step": self.last_step,
+            "base_lrs": list(self.base_lrs),
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "warmup_lr": self.warmup_lr,
+            "min_lr": self.min_lr,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key in ("total_steps", "warmup_steps", "warmup_lr", "min_lr", "base_lrs"):
@@ -131,5 +143,7 @@ class WarmupCosine:
         self._apply()
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(total_steps={self.total_steps}, warmup_steps={self.warmup_steps}, "
-                f"warmup_lr={self.warmup_lr}, min_lr={self.min_lr}, base_lrs={self.base_lrs})")
+        return (
+            f"{type(self).__name__}(total_steps={self.total_steps}, warmup_steps={self.warmup_steps}, "
+            f"warmup_lr={self.warmup_lr}, min_lr={self.min_lr}, base_lrs={self.base_lrs})"
+        )

@@ -69,8 +69,12 @@ def get_rng_state(device: torch.device) -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         "python": random.getstate(),
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
-                  "cached": float(cached)},
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
     }
 
 
@@ -102,8 +106,9 @@ def _epoch_batches(
     """The DataLoader of epoch ``epoch``, skipping the ``start_step`` batches already trained."""
     if hasattr(dataset, "set_epoch"):
         dataset.set_epoch(epoch)
-    sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
-                                 seed=cfg.seed, drop_last=False)
+    sampler = DistributedSampler(
+        dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=cfg.seed, drop_last=False
+    )
     sampler.set_epoch(epoch)
     order = list(sampler)[: steps * cfg.batch_size] if len(sampler) >= cfg.batch_size else list(sampler)
     order = order[start_step * cfg.batch_size :]
@@ -173,16 +178,23 @@ def fit(
     if resume and not last_path.is_file():
         raise FileNotFoundError(f"cannot resume: {last_path} does not exist (the run never finished an epoch?)")
     if not resume and last_path.exists():
-        raise FileExistsError(f"{folder} already holds a run ({last_path.name}); resume it with --resume "
-                              f"{folder.parent} or choose another --output-dir")
+        raise FileExistsError(
+            f"{folder} already holds a run ({last_path.name}); resume it with --resume "
+            f"{folder.parent} or choose another --output-dir"
+        )
 
     raw = model.to(device)
     if cfg.channels_last:
         to_channels_last(raw)
     optimizer = torch.optim.AdamW(raw.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = steps_per_epoch(len(train_set), cfg.batch_size, ctx.world_size)
-    scheduler = WarmupCosine(optimizer, total_steps=cfg.epochs * steps, warmup_steps=cfg.warmup_epochs * steps,
-                             warmup_lr=cfg.warmup_lr, min_lr=cfg.min_lr)
+    scheduler = WarmupCosine(
+        optimizer,
+        total_steps=cfg.epochs * steps,
+        warmup_steps=cfg.warmup_epochs * steps,
+        warmup_lr=cfg.warmup_lr,
+        min_lr=cfg.min_lr,
+    )
     amp_dtype = autocast_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     lift_loss = LiftLoss(weight=cfg.lift_weight).to(device) if cfg.lift_weight > 0 else None
@@ -193,8 +205,9 @@ def fit(
     history: list[dict[str, Any]] = []
     if resume:
         ckpt = load_checkpoint(last_path, map_location="cpu")
-        check_checkpoint_matches(ckpt, arch=arch, num_classes=len(class_names), class_names=class_names,
-                                 source=f"checkpoint {last_path}")
+        check_checkpoint_matches(
+            ckpt, arch=arch, num_classes=len(class_names), class_names=class_names, source=f"checkpoint {last_path}"
+        )
         load_model_state(raw, ckpt, source=f"checkpoint {last_path}")
         try:
             optimizer.load_state_dict(ckpt["optimizer"])
@@ -212,8 +225,12 @@ def fit(
         if len(rng) == ctx.world_size:
             set_rng_state(rng[ctx.rank], device)
         else:
-            logger.warning("checkpoint has RNG states of %d process(es), this run has %d: re-seeding (the resumed "
-                           "run will not match an uninterrupted one exactly)", len(rng), ctx.world_size)
+            logger.warning(
+                "checkpoint has RNG states of %d process(es), this run has %d: re-seeding (the resumed "
+                "run will not match an uninterrupted one exactly)",
+                len(rng),
+                ctx.world_size,
+            )
             torch.manual_seed(cfg.seed + 7919 * (ctx.rank + 1) + start_epoch)
         where = f"epoch {start_epoch + 1}, step {partial.step}" if partial else f"epoch {start_epoch + 1}"
         logger.info("resuming %s from %s", where, last_path)
@@ -264,21 +281,49 @@ def fit(
             stats = partial if partial is not None and partial.epoch == epoch else EpochStats(epoch)
             partial = None
             loader = _epoch_batches(train_set, cfg, ctx, epoch, stats.step, steps)
-            bar = tqdm(total=steps, initial=stats.step, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                       dynamic_ncols=True, disable=not (cfg.progress and ctx.is_main))
+            bar = tqdm(
+                total=steps,
+                initial=stats.step,
+                desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                leave=False,
+                dynamic_ncols=True,
+                disable=not (cfg.progress and ctx.is_main),
+            )
             try:
-                train_one_epoch(train_model, loader, optimizer, stats=stats, device=device, scheduler=scheduler,
-                                lift_loss=lift_loss, amp_dtype=amp_dtype, scaler=scaler, grad_clip=cfg.grad_clip,
-                                channels_last=cfg.channels_last, interrupt=interrupt, progress=bar)
+                train_one_epoch(
+                    train_model,
+                    loader,
+                    optimizer,
+                    stats=stats,
+                    device=device,
+                    scheduler=scheduler,
+                    lift_loss=lift_loss,
+                    amp_dtype=amp_dtype,
+                    scaler=scaler,
+                    grad_clip=cfg.grad_clip,
+                    channels_last=cfg.channels_last,
+                    interrupt=interrupt,
+                    progress=bar,
+                )
             finally:
                 bar.close()
             train = _global_summary(stats)
             broadcast_buffers(raw)  # every rank evaluates (and stores) rank 0's BatchNorm statistics
             val = None
             if val_set is not None:
-                val = evaluate(eval_model, val_set, class_names=class_names, device=device, batch_size=eval_bs,
-                               ctx=ctx, amp_dtype=amp_dtype, num_workers=cfg.num_workers,
-                               channels_last=cfg.channels_last, progress=cfg.progress, desc="val").report
+                val = evaluate(
+                    eval_model,
+                    val_set,
+                    class_names=class_names,
+                    device=device,
+                    batch_size=eval_bs,
+                    ctx=ctx,
+                    amp_dtype=amp_dtype,
+                    num_workers=cfg.num_workers,
+                    channels_last=cfg.channels_last,
+                    progress=cfg.progress,
+                    desc="val",
+                ).report
             if interrupt.requested:
                 raise TrainingInterrupted
             value = val[cfg.select_metric] if val is not None else float(epoch)
@@ -302,15 +347,32 @@ def fit(
             history.append(record)
             if ctx.is_main:
                 if improved:
-                    save_checkpoint(best_path, raw, arch=arch, arch_kwargs=arch_kwargs, class_names=class_names,
-                                    epoch=epoch + 1, val=val, config=cfg.to_dict(), input_size=cfg.size,
-                                    **dict(extra or {}))
+                    save_checkpoint(
+                        best_path,
+                        raw,
+                        arch=arch,
+                        arch_kwargs=arch_kwargs,
+                        class_names=class_names,
+                        epoch=epoch + 1,
+                        val=val,
+                        config=cfg.to_dict(),
+                        input_size=cfg.size,
+                        **dict(extra or {}),
+                    )
                 writer.log(record)
                 logger.info(
                     "epoch %d/%d  lr %.2e  train loss %.4f (ce %.4f, lift %.4f) acc %.3f%s  [%.1fs]",
-                    epoch + 1, cfg.epochs, record["lr"], train["loss"], train["ce"], train["lift"], train["acc"],
+                    epoch + 1,
+                    cfg.epochs,
+                    record["lr"],
+                    train["loss"],
+                    train["ce"],
+                    train["lift"],
+                    train["acc"],
                     f"  val UAR {val['uar']:.4f} WAR {val['war']:.4f} loss {val['loss']:.4f}"
-                    + ("  *best*" if improved else "") if val else "",
+                    + ("  *best*" if improved else "")
+                    if val
+                    else "",
                     stats.seconds,
                 )
             stats = None
@@ -319,8 +381,14 @@ def fit(
     except KeyboardInterrupt as err:
         if isinstance(err, TrainingInterrupted) and ctx.is_main:
             if stats is not None:  # inside epoch `epoch`, after `stats.step` whole steps
-                save_checkpoint(last_path, raw, arch=arch, arch_kwargs=arch_kwargs, class_names=class_names,
-                                **checkpoint_state(epoch, stats))
+                save_checkpoint(
+                    last_path,
+                    raw,
+                    arch=arch,
+                    arch_kwargs=arch_kwargs,
+                    class_names=class_names,
+                    **checkpoint_state(epoch, stats),
+                )
                 logger.warning("interrupted in epoch %d after step %d: saved %s", epoch + 1, stats.step, last_path)
             else:
                 logger.warning("interrupted between epochs: %s holds the last finished epoch", last_path)
@@ -333,5 +401,6 @@ def fit(
     if not best_path.is_file() and ctx.is_main:  # a resumed run whose epochs were all done already
         raise FileNotFoundError(f"{best_path} is missing: the run folder is incomplete")
     barrier()
-    return FitResult(best_epoch=best["epoch"], best_val=best["val"], best_path=best_path, last_path=last_path,
-                     history=history)
+    return FitResult(
+        best_epoch=best["epoch"], best_val=best["val"], best_path=best_path, last_path=last_path, history=history
+    )

@@ -109,9 +109,7 @@ def available_backends() -> list[str]:
     return sorted(_LOADERS)
 
 
-def load_backend(
-    name: str, path: str | os.PathLike, *, device: str = "cpu", precision: str = "fp32"
-) -> WindowBackend:
+def load_backend(name: str, path: str | os.PathLike, *, device: str = "cpu", precision: str = "fp32") -> WindowBackend:
     """The backend ``name`` for the model file ``path`` (a checkpoint for ``"pytorch"``).
 
     ``device="auto"`` lets the backend choose (PyTorch: CUDA when torch sees a GPU; onnxruntime: CUDA only when it

@@ -106,8 +106,10 @@ def native_bf16(device: torch.device | str) -> bool:
     if device.type == "cuda":  # not counting emulation (pre-Ampere GPUs run bf16 through float32 kernels)
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type == "cpu":  # AVX-512 without its BF16 extension emulates bf16: slower than fp32
-        return bool(torch.backends.mkldnn.is_available() and (torch.cpu._is_avx512_bf16_supported()
-                                                             or torch.cpu._is_amx_tile_supported()))
+        return bool(
+            torch.backends.mkldnn.is_available()
+            and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        )
     return False
 
 
