@@ -10,7 +10,7 @@ A checkpoint is a ``dict`` saved with ``torch.save``:
 | ``class_names`` | class names in index order |
 | ``state_dict`` | the model's weights (without ``torch.compile``/DDP wrappers' key prefixes) |
 | ``versions`` | ``{"lifting_dfer": ..., "torch": ...}`` that wrote it |
-| extras | anything passed as keywords: ``epoch``, ``optimizer``, ``config``, ``metrics``, ...; training stores ``sampling`` ([`TrainingSampling`][lifting_dfer.video.TrainingSampling]: frames per clip and the frame rate they imply), which ``predict`` windows videos at |
+| extras | anything passed as keywords: ``epoch``, ``optimizer``, ``config``, ``metrics``, ...; ``normalization`` ([`lifting_dfer.normalization`][lifting_dfer.normalization]: the input's mean and std; ImageNet when absent); training stores ``sampling`` ([`TrainingSampling`][lifting_dfer.video.TrainingSampling]: frames per clip and the frame rate they imply), which ``predict`` windows videos at |
 
 Writes go to a temporary file in the same folder, are flushed to disk and then ``os.replace``-d onto the target,
 so a crash or Ctrl-C never leaves a half-written checkpoint behind. Loading uses ``weights_only=True`` (no code

@@ -19,11 +19,13 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
+from ..normalization import IMAGENET
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ClipTransform", "random_crop_box", "resize_clip"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_MEAN = IMAGENET.mean
 """Per-channel (RGB) mean subtracted from frames scaled to ``[0, 1]``, as the pretrained backbones expect."""
-IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_STD = IMAGENET.std
 """Per-channel (RGB) standard deviation the frames are divided by after subtracting ``IMAGENET_MEAN``."""
 
 
