@@ -28,8 +28,8 @@ PAPER = {"baseline_2dcnn": (1.55, 3.73), "ifdd_2dcnn": (1.18, 3.86), "baseline_3
          "ifdd_3dvit": (37.44, 36.01)}  # fmt: skip
 
 
-def test_registry_lists_the_four_models():
-    assert list_models() == ["baseline_2dcnn", "baseline_3dvit", "ifdd_2dcnn", "ifdd_3dvit"]
+def test_registry_lists_the_models():
+    assert list_models() == ["baseline_2dcnn", "baseline_3dvit", "ifdd_2dcnn", "ifdd_3dvit", "ifdd_3dvit_authors"]
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
         create_model("resnet")
 

@@ -3,10 +3,13 @@
 Layers (drop into any video model): [`interpolate_frames`][lifting_dfer.interpolate_frames],
 [`ISSM`][lifting_dfer.ISSM], [`LADM`][lifting_dfer.LADM], [`PyramidAggregation`][lifting_dfer.PyramidAggregation],
 [`LiftLoss`][lifting_dfer.LiftLoss]. Full models: [`IFDD`][lifting_dfer.IFDD], [`ifdd_2dcnn`][lifting_dfer.ifdd_2dcnn],
-[`ifdd_3dvit`][lifting_dfer.ifdd_3dvit] and the baselines. Datasets and metrics live in
+[`ifdd_3dvit`][lifting_dfer.ifdd_3dvit] and the baselines; the authors' released form
+[`ifdd_3dvit_authors`][lifting_dfer.ifdd_3dvit_authors] and [`load_authors_checkpoint`][lifting_dfer.load_authors_checkpoint]
+for their checkpoints ([`lifting_dfer.authors`][lifting_dfer.authors]). Datasets and metrics live in
 [`lifting_dfer.data`][lifting_dfer.data] and [`lifting_dfer.metrics`][lifting_dfer.metrics].
 """
 
+from .authors import ifdd_3dvit_authors, load_authors_checkpoint
 from .baseline import MLPBaseline
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .heads import AttentionPool, ConcatMLPHead
@@ -37,8 +40,10 @@ __all__ = [
     "create_model",
     "ifdd_2dcnn",
     "ifdd_3dvit",
+    "ifdd_3dvit_authors",
     "interpolate_frames",
     "list_models",
+    "load_authors_checkpoint",
     "load_checkpoint",
     "model_from_checkpoint",
     "save_checkpoint",

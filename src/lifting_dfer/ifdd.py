@@ -65,6 +65,11 @@ class IFDD(nn.Module):
         use_issm, use_ladm: the Table 1 switches.
         dropout: dropout before the last Linear (0.5 in the paper's configuration).
         norm_layer: normalisation after the pyramid's 1x1 conv.
+        pyramid, issm, ladm, pool: a part to use instead of the one the settings above build (the aggregation
+            ``stages -> X``, the split ``X -> X_S, X_D``, the lifting ``-> Y_S, Y_D``, the pooling
+            ``Y_D -> (b, c)``), with the same inputs and outputs;
+            [`ifdd_3dvit_authors`][lifting_dfer.authors.ifdd_3dvit_authors] plugs in the authors' forms.
+            ``use_issm`` and ``use_ladm`` must keep their defaults when ``issm`` or ``ladm`` is given.
 
     Examples:
         >>> import torch
@@ -93,10 +98,16 @@ class IFDD(nn.Module):
         use_ladm: bool = True,
         dropout: float = 0.5,
         norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm3d,
+        pyramid: nn.Module | None = None,
+        issm: nn.Module | None = None,
+        ladm: nn.Module | None = None,
+        pool: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes: expected a positive count, got {num_classes}")
+        if (issm is not None and not use_issm) or (ladm is not None and not use_ladm):
+            raise ValueError("issm, ladm: a given part replaces the one use_issm / use_ladm would switch off")
         size, (_, t, h, w) = last_stage_shape(backbone, image_size)
         self.num_classes, self.dim, self.image_size = num_classes, dim, size
         self._clip_sizes = {"c": 3, "t": backbone.num_frames} if hasattr(backbone, "num_frames") else {"c": 3}
@@ -104,17 +115,15 @@ class IFDD(nn.Module):
         self.use_issm, self.use_ladm = use_issm, use_ladm
 
         self.backbone = backbone
-        self.pyramid = PyramidAggregation(backbone.feature_dims, dim, norm_layer=norm_layer)
-        self.issm = ISSM(
-            dim, t, h, w, token_dim=token_dim, compress=compress, offset_range=offset_range,
-            split="adaptive" if use_issm else "even_odd",
-        )  # fmt: skip
-        self.ladm = (
-            LADM(dim, heads=heads, mlp_ratio=mlp_ratio, dropout=attention_dropout, order=order, mutual=mutual)
-            if use_ladm
-            else None
-        )
-        self.pool = AttentionPool(dim)
+        if pyramid is None:
+            pyramid = PyramidAggregation(backbone.feature_dims, dim, norm_layer=norm_layer)
+        if issm is None:
+            split = "adaptive" if use_issm else "even_odd"
+            issm = ISSM(dim, t, h, w, token_dim=token_dim, compress=compress, offset_range=offset_range, split=split)
+        if ladm is None and use_ladm:
+            ladm = LADM(dim, heads=heads, mlp_ratio=mlp_ratio, dropout=attention_dropout, order=order, mutual=mutual)
+        self.pyramid, self.issm, self.ladm = pyramid, issm, ladm
+        self.pool = pool if pool is not None else AttentionPool(dim)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(dim, num_classes)
 

@@ -36,6 +36,13 @@ class ISSM(nn.Module):
     code), so ``W_T`` no longer depends on ``h, w`` and one module serves any input size (112 px and 224 px clips,
     multi-scale training). On a ``(2 g_h, 2 g_w)`` map it computes exactly Eq. 1.
 
+    The authors' released code differs from Eqs. 1-3 in four places, each an option here (the defaults are the
+    paper's): its temporal tokens (``token_encoder``, e.g.
+    [`GridTokens`][lifting_dfer.authors.GridTokens]), the correlation scale ``1 / c`` (``correlation_scale``),
+    offset layers without bias (``offset_bias=False``) and the frame positions its ``grid_sample`` reads
+    (``index_convention="grid_sample"``); [`ifdd_3dvit_authors`][lifting_dfer.authors.ifdd_3dvit_authors] sets
+    all four.
+
     Shape:
         - x: ``(b, c, t, h, w)`` with ``c, t`` as built, and ``h, w`` as built unless ``token_grid`` is set;
           or the same axes in ``layout``
@@ -49,12 +56,24 @@ class ISSM(nn.Module):
             with ``token_grid`` (then any size is accepted, or only this one when given).
         token_dim: width ``d`` of the temporal tokens (paper: 128).
         compress: channel compression ``D_C`` of the 3x3 conv (``c -> c / D_C``; paper: 1 for 2DCNN, 4 for 3DViT).
-        offset_range: ``L``, the largest offset in frames; ``None`` means ``t / 2`` (paper's Table 9 best; the
-            authors' released code uses 2 for ``t = 8``, which is the same value).
+        offset_range: ``L``, the largest offset in frames; ``None`` means ``t / 2`` (paper's Table 9 best). The
+            authors' released code fixes ``L = 2`` for every ``t``, which is not ``t / 2`` at their ``t = 8``.
         split: ``"adaptive"`` (learned indices) or ``"even_odd"`` (fixed ``x[:, :, 0::2], x[:, :, 1::2]``,
             the "w/o ISSM" ablation); ``"even_odd"`` has no parameters.
         token_grid: ``None`` (Eq. 1: ``AvgPool2d_2``, ``W_T`` sized by ``h, w``) or the ``(g_h, g_w)`` grid (or one
             int) every frame is pooled to before the conv and ``W_T``.
+        token_encoder: replaces Eq. 1: a module mapping ``x: (b, c, t, h, w)`` to the temporal tokens
+            ``Z: (b, t, d)``; ``None`` builds Eq. 1 (``AvgPool2d_2`` or ``token_grid``, 3x3 conv, ``W_T``, ``b_T``,
+            LayerNorm). ``height, width`` are then optional, and ``token_dim, compress, token_grid`` unused except
+            ``token_dim`` in the default ``correlation_scale``.
+        correlation_scale: the factor of ``R = Z Z^T * correlation_scale`` (Eq. 2); ``None`` means
+            ``1 / sqrt(token_dim)``. The authors' code uses ``1 / c`` (``1 / dim``).
+        offset_bias: biases ``b_S, b_D`` of Eq. 2's offset layers (the authors' code has none).
+        index_convention: how ``I_S, I_D`` are read: ``"frames"`` (Eq. 4: frame ``i`` is position ``i``) or
+            ``"grid_sample"`` (the authors' code: ``i`` normalised as ``2 i / (t - 1) - 1`` and read by
+            ``grid_sample(align_corners=False, padding_mode="border")``, i.e. at position
+            ``clamp(i t / (t - 1) - 1/2, 0, t - 1)``; zero offsets then read frames ``0, 1.79, 4.07, 6.36`` and
+            ``0.64, 2.93, 5.21, 7`` for ``t = 8``). ``i_s, i_d`` returned are the positions read.
         layout: einops pattern of ``x`` over the axes ``b, c, t, h, w``: ``"b c t h w"`` (PyTorch's video
             layout), ``"b t h w c"`` (channels last), ``"b (t h w) c"`` (tokens), ``"(b t) c h w"`` or
             ``"(b t) (h w) c"`` (per-frame features); ``x_s, x_d`` come back in it. The module's sizes tell a
@@ -84,6 +103,10 @@ class ISSM(nn.Module):
         offset_range: float | None = None,
         split: Literal["adaptive", "even_odd"] = "adaptive",
         token_grid: int | tuple[int, int] | None = None,
+        token_encoder: nn.Module | None = None,
+        correlation_scale: float | None = None,
+        offset_bias: bool = True,
+        index_convention: Literal["frames", "grid_sample"] = "frames",
         layout: str = "b c t h w",
     ) -> None:
         super().__init__()
@@ -91,7 +114,14 @@ class ISSM(nn.Module):
         grid = (token_grid, token_grid) if isinstance(token_grid, int) else token_grid
         if grid is not None and (len(grid) != 2 or min(grid) < 1):
             raise ValueError(f"token_grid: expected None or a positive size (g_h, g_w), got {token_grid}")
-        if grid is None and (height is None or width is None):
+        if index_convention not in ("frames", "grid_sample"):
+            raise ValueError(f"index_convention: expected 'frames' or 'grid_sample', got {index_convention!r}")
+        if correlation_scale is not None and not correlation_scale > 0:
+            raise ValueError(f"correlation_scale: expected a positive factor or None, got {correlation_scale}")
+        if token_encoder is not None and split == "even_odd":
+            raise ValueError("token_encoder: the even/odd split has no tokens; use split='adaptive'")
+        own_tokens = token_encoder is None and split == "adaptive"
+        if own_tokens and grid is None and (height is None or width is None):
             raise ValueError(
                 f"height, width: Eq. 1's W_T flattens the pooled (h/2, w/2) map, so ISSM needs both, got "
                 f"{height} and {width}; or pass token_grid=(7, 7) for any size, or use LazyISSM"
@@ -100,7 +130,7 @@ class ISSM(nn.Module):
         for name, value in sizes:
             if value is not None and value < 1:
                 raise ValueError(f"{name}: expected a positive size, got {value}")
-        if grid is None and (height < 2 or width < 2):
+        if own_tokens and grid is None and (height < 2 or width < 2):
             raise ValueError(f"height, width: AvgPool2d_2 needs a spatial size >= 2, got {height}x{width}")
         if compress < 1 or dim % compress:
             raise ValueError(f"compress: expected a positive divisor of dim={dim}, got {compress}")
@@ -110,27 +140,32 @@ class ISSM(nn.Module):
         self.layout.require({"c", "t"} | {a for a, v in (("h", height), ("w", width)) if v is not None}, _ARGUMENTS)
         self.dim, self.num_frames, self.height, self.width = dim, num_frames, height, width
         self.token_dim, self.compress, self.split, self.token_grid = token_dim, compress, split, grid
+        self.correlation_scale = None if correlation_scale is None else float(correlation_scale)
+        self.offset_bias, self.index_convention = offset_bias, index_convention
         self.offset_range = float(num_frames // 2 if offset_range is None else offset_range)
         if self.offset_range < 0:
             raise ValueError(f"offset_range: expected L >= 0, got {offset_range}")
 
         z = num_frames // 2
         self.register_buffer("even", torch.arange(0, num_frames, 2, dtype=torch.float32), persistent=False)
+        self.token_encoder = token_encoder
         if split == "even_odd":
             return
-        # Eq. 1: per-frame pool and conv, then a linear map of the flattened (c, h, w) map to a d-wide token.
-        self.pool = nn.AvgPool2d(2) if grid is None else nn.AdaptiveAvgPool2d(grid)
-        self.conv = nn.Conv2d(dim, dim // compress, kernel_size=3, padding=1)
-        pooled = (height // 2, width // 2) if grid is None else grid
-        self.to_token = nn.Linear((dim // compress) * pooled[0] * pooled[1], token_dim, bias=False)
-        self.token_bias = nn.Parameter(torch.zeros(num_frames, token_dim))
-        self.norm = nn.LayerNorm(token_dim)
+        if own_tokens:
+            # Eq. 1: per-frame pool and conv, then a linear map of the flattened (c, h, w) map to a d-wide token.
+            self.pool = nn.AvgPool2d(2) if grid is None else nn.AdaptiveAvgPool2d(grid)
+            self.conv = nn.Conv2d(dim, dim // compress, kernel_size=3, padding=1)
+            pooled = (height // 2, width // 2) if grid is None else grid
+            self.to_token = nn.Linear((dim // compress) * pooled[0] * pooled[1], token_dim, bias=False)
+            self.token_bias = nn.Parameter(torch.zeros(num_frames, token_dim))
+            self.norm = nn.LayerNorm(token_dim)
         # Eq. 2: (t*t) correlation weights -> z offsets per group.
-        self.to_static = nn.Linear(num_frames * num_frames, z)
-        self.to_dynamic = nn.Linear(num_frames * num_frames, z)
+        self.to_static = nn.Linear(num_frames * num_frames, z, bias=offset_bias)
+        self.to_dynamic = nn.Linear(num_frames * num_frames, z, bias=offset_bias)
         for layer in (self.to_static, self.to_dynamic):
             nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+            if offset_bias:
+                nn.init.zeros_(layer.bias)
 
     def extra_repr(self) -> str:
         return (
@@ -138,6 +173,9 @@ class ISSM(nn.Module):
             f"token_dim={self.token_dim}, compress={self.compress}, offset_range={self.offset_range:g}, "
             f"split={self.split!r}"
             + (f", token_grid={self.token_grid}" if self.token_grid is not None else "")
+            + (f", correlation_scale={self.correlation_scale:.4g}" if self.correlation_scale is not None else "")
+            + (", offset_bias=False" if not self.offset_bias else "")
+            + (f", index_convention={self.index_convention!r}" if self.index_convention != "frames" else "")
             + (f", layout={self.layout}" if not self.layout.identity else "")
         )
 
@@ -149,7 +187,7 @@ class ISSM(nn.Module):
 
     def _enter(self, x: Tensor) -> tuple[Tensor, dict[str, int]]:
         """``x`` checked and in ISSM's own layout ``b c t h w``; the sizes of its axes."""
-        dtype = self.conv.weight.dtype if self.split == "adaptive" else None
+        dtype = self.to_static.weight.dtype if self.split == "adaptive" else None
         pins = {"c": self.dim, "t": self.num_frames, "h": self.height, "w": self.width}
         return self.layout.enter(x, "x", dtype=dtype, dtype_of="ISSM's parameters", **pins)
 
@@ -159,15 +197,20 @@ class ISSM(nn.Module):
         even = self.even.to(dtype).expand(b, -1)
         if self.split == "even_odd":
             return even, even + 1
-        frames = rearrange(x, "b c t h w -> (b t) c h w")
-        tokens = rearrange(self.conv(self.pool(frames)), "(b t) c h w -> b t (c h w)", t=t)
-        tokens = self.norm(self.to_token(tokens) + self.token_bias)  # Eq. 1: (b, t, d)
-        corr = tokens @ tokens.transpose(1, 2) / math.sqrt(self.token_dim)  # Eq. 2: R (b, t, t)
+        if self.token_encoder is None:
+            frames = rearrange(x, "b c t h w -> (b t) c h w")
+            tokens = rearrange(self.conv(self.pool(frames)), "(b t) c h w -> b t (c h w)", t=t)
+            tokens = self.norm(self.to_token(tokens) + self.token_bias)  # Eq. 1: (b, t, d)
+        else:
+            tokens = self.token_encoder(x)
+        corr = tokens @ tokens.transpose(1, 2)  # Eq. 2: R (b, t, t)
+        corr = corr / math.sqrt(self.token_dim) if self.correlation_scale is None else corr * self.correlation_scale
         a_s = torch.tanh(self.to_static(corr.softmax(dim=-1).flatten(1))).to(dtype)
         a_d = torch.tanh(self.to_dynamic((-corr).softmax(dim=-1).flatten(1))).to(dtype)
-        i_s = (even + self.offset_range * a_s).clamp(0, t - 1)  # Eq. 3
-        i_d = (even + 1 + self.offset_range * a_d).clamp(0, t - 1)
-        return i_s, i_d
+        i_s, i_d = even + self.offset_range * a_s, even + 1 + self.offset_range * a_d  # Eq. 3
+        if self.index_convention == "grid_sample":  # where grid_sample(align_corners=False) reads 2i/(t-1) - 1
+            i_s, i_d = i_s * (t / (t - 1)) - 0.5, i_d * (t / (t - 1)) - 0.5
+        return i_s.clamp(0, t - 1), i_d.clamp(0, t - 1)
 
     def forward(self, x: Tensor, return_indices: bool = False):
         """``x: (b, c, t, h, w) -> (x_s, x_d)``, or ``(x_s, x_d, (i_s, i_d))`` with ``return_indices``."""

@@ -26,7 +26,7 @@ class LiftLoss(nn.Module):
     Shape:
         - y_s: ``(b, c, z, h, w)``
         - x: ``(b, c, t, h, w)`` with ``t = 2 z``
-        - output: scalar (``reduction="mean"|"sum"``) or the residual's remaining axes (``"none"``;
+        - output: scalar (``reduction="mean"|"sum"|"batch_sum"``) or the residual's remaining axes (``"none"``;
           ``(b, h, w)`` for the default ``dims``)
 
     Args:
@@ -34,9 +34,11 @@ class LiftLoss(nn.Module):
             (Table 4 ablation); any non-empty subset of ``c, t, h, w``.
         delta: Huber threshold.
         weight: factor on the loss (0.1 in the authors' released configuration).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"`` over the remaining elements. An empty batch (``b = 0``)
-            gives 0 for ``"mean"`` as for ``"sum"`` (with zero gradients), not the NaN of a mean over nothing,
-            which would poison every parameter at the next optimizer step.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` over the remaining elements, or ``"batch_sum"``: the
+            mean over each clip's elements, summed over the clips (the authors' released code; ``b`` times
+            ``"mean"``, so the term's weight grows with the batch size while the cross entropy stays a mean). An
+            empty batch (``b = 0``) gives 0 for ``"mean"`` as for ``"sum"`` (with zero gradients), not the NaN of
+            a mean over nothing, which would poison every parameter at the next optimizer step.
 
     Examples:
         >>> x = torch.randn(2, 16, 8, 7, 7)
@@ -51,15 +53,15 @@ class LiftLoss(nn.Module):
         *,
         delta: float = 1.0,
         weight: float = 0.1,
-        reduction: Literal["mean", "sum", "none"] = "mean",
+        reduction: Literal["mean", "sum", "none", "batch_sum"] = "mean",
     ) -> None:
         super().__init__()
         if isinstance(dims, str) or not dims or any(d not in _AXES for d in dims) or len(set(dims)) != len(dims):
             raise ValueError(f"dims: expected distinct axis names from {tuple(_AXES)}, got {dims!r}")
         if delta <= 0:
             raise ValueError(f"delta: expected > 0, got {delta}")
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+        if reduction not in ("mean", "sum", "none", "batch_sum"):
+            raise ValueError(f"reduction: expected 'mean', 'sum', 'none' or 'batch_sum', got {reduction!r}")
         self.dims, self.delta, self.weight, self.reduction = tuple(dims), delta, weight, reduction
 
     def extra_repr(self) -> str:
@@ -73,5 +75,9 @@ class LiftLoss(nn.Module):
         residual = (y_s - trend).mean(dim=[_AXES[d] for d in self.dims])  # Eq. 8
         if self.reduction == "mean" and residual.numel() == 0:  # an empty batch: nothing to penalise
             return self.weight * residual.sum()
+        if self.reduction == "batch_sum":
+            loss = F.huber_loss(residual, torch.zeros_like(residual), delta=self.delta, reduction="none")
+            per_clip = loss.flatten(1).mean(1) if loss.dim() > 1 else loss
+            return self.weight * per_clip.sum()  # the authors' code: per-clip means, summed over the batch
         loss = F.huber_loss(residual, torch.zeros_like(residual), delta=self.delta, reduction=self.reduction)
         return self.weight * loss  # Eq. 9

@@ -16,7 +16,7 @@ Checkpoints rebuild models with ``create_model(arch, **arch_kwargs)``.
 
 Examples:
     >>> list_models()
-    ['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit']
+    ['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit', 'ifdd_3dvit_authors']
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from torch import nn
 from .backbones import MobileNetV2Features, MViTFeatures
 from .baseline import MLPBaseline
 from .ifdd import IFDD
+from .normalization import IMAGENET, Normalization
 
 __all__ = [
     "baseline_2dcnn",
@@ -37,6 +38,7 @@ __all__ = [
     "create_model",
     "ifdd_2dcnn",
     "ifdd_3dvit",
+    "input_normalization",
     "list_models",
     "paper_weights",
 ]
@@ -58,9 +60,18 @@ _MOBILENET_KEYS = ("frame_stride", "out_indices", "model_name")
 _MVIT_KEYS = ("depths", "out_stages", "stochastic_depth_prob")
 
 
-def _register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    _BUILDERS[fn.__name__] = fn
-    return fn
+_NORMALIZATION: dict[str, Normalization] = {}
+
+
+def _register(
+    fn: Callable[..., nn.Module] | None = None, *, normalization: Normalization = IMAGENET
+) -> Callable[..., nn.Module]:
+    def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        _BUILDERS[fn.__name__] = fn
+        _NORMALIZATION[fn.__name__] = normalization
+        return fn
+
+    return register(fn) if fn is not None else register
 
 
 def _split(overrides: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -143,6 +154,19 @@ def paper_weights(name: str) -> str:
     return _PAPER_WEIGHTS[name]
 
 
+def input_normalization(name: str) -> Normalization:
+    """The input normalisation model ``name`` is built for (its clips' mean and std; ImageNet's but for the authors'
+    form, which takes RGB in ``[0, 1]``).
+
+    Examples:
+        >>> input_normalization("ifdd_2dcnn").std, input_normalization("ifdd_3dvit_authors").std
+        ((0.229, 0.224, 0.225), (1.0, 1.0, 1.0))
+    """
+    if name not in _BUILDERS:
+        raise ValueError(f"name: unknown model {name!r}; available: {', '.join(list_models())}")
+    return _NORMALIZATION[name]
+
+
 def list_models() -> list[str]:
     """Names accepted by [`create_model`][lifting_dfer.create_model], sorted."""
     return sorted(_BUILDERS)
@@ -155,7 +179,7 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
         >>> create_model("ifdd_4dcnn")
         Traceback (most recent call last):
         ...
-        ValueError: name: unknown model 'ifdd_4dcnn'; available: baseline_2dcnn, baseline_3dvit, ifdd_2dcnn, ifdd_3dvit
+        ValueError: name: unknown model 'ifdd_4dcnn'; available: baseline_2dcnn, baseline_3dvit, ifdd_2dcnn, ifdd_3dvit, ifdd_3dvit_authors
     """
     if name not in _BUILDERS:
         raise ValueError(f"name: unknown model {name!r}; available: {', '.join(list_models())}")

@@ -31,6 +31,8 @@ class PyramidAggregation(nn.Module):
         in_dims: channels ``c_j`` of each stage, finest first.
         out_dim: channels ``c`` of the fused map.
         norm_layer: normalisation applied after the 1x1 conv, built as ``norm_layer(out_dim)``; ``None`` for none.
+        bias: biases of the 3x3 convs, and of the 1x1 conv when no ``norm_layer`` follows it; ``False`` for none
+            (the authors' released code: no biases, no normalisation).
 
     Examples:
         >>> agg = PyramidAggregation([24, 32, 96], 128)
@@ -45,19 +47,20 @@ class PyramidAggregation(nn.Module):
         out_dim: int,
         *,
         norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm3d,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         in_dims = list(in_dims)
         if not in_dims or any(c < 1 for c in in_dims) or out_dim < 1:
             raise ValueError(f"in_dims, out_dim: expected positive channel counts, got {in_dims} and {out_dim}")
-        self.in_dims, self.out_dim = in_dims, out_dim
+        self.in_dims, self.out_dim, self.bias = in_dims, out_dim, bias
         # (1, 3, 3) Conv3d kernels = per-frame 3x3 convs; stride and dilation come from the input sizes.
-        self.reduce = nn.ModuleList(nn.Conv3d(c, c, kernel_size=(1, 3, 3)) for c in in_dims[:-1])
-        self.project = nn.Conv3d(sum(in_dims), out_dim, kernel_size=1, bias=norm_layer is None)
+        self.reduce = nn.ModuleList(nn.Conv3d(c, c, kernel_size=(1, 3, 3), bias=bias) for c in in_dims[:-1])
+        self.project = nn.Conv3d(sum(in_dims), out_dim, kernel_size=1, bias=bias and norm_layer is None)
         self.norm = norm_layer(out_dim) if norm_layer is not None else nn.Identity()
 
     def extra_repr(self) -> str:
-        return f"in_dims={self.in_dims}, out_dim={self.out_dim}"
+        return f"in_dims={self.in_dims}, out_dim={self.out_dim}" + ("" if self.bias else ", bias=False")
 
     def forward(self, features: Sequence[Tensor]) -> Tensor:
         if not isinstance(features, (list, tuple)):

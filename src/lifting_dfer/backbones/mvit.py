@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 from torchvision.models.video.mvit import MSBlockConfig, MViT
@@ -39,7 +40,8 @@ def _block_config(stage: int, first: bool) -> MSBlockConfig:
 class MViTFeatures(MultiscaleBackbone):
     r"""Video MViT-v2-S with shortened stages, returning the (class-token-free) features of chosen stages.
 
-    The patch embedding (``Conv3d`` 3x7x7, stride 2x4x4) gives the temporal stride 2: ``t = t0 / 2``. Stage ``s``
+    The patch embedding (``Conv3d`` 3x7x7, stride 2x4x4) gives the temporal stride 2: ``t = t0 / 2``; with
+    ``temporal_pool = k`` its output is then averaged over groups of ``k`` frames, ``t = t0 / (2 k)``. Stage ``s``
     keeps its first ``depths[s]`` blocks (MViT-v2-S has ``(1, 2, 11, 2)``; IFDD removes 6 blocks of stage 3:
     ``(1, 2, 5, 2)``); stages after the last returned one are dropped. torchvision's pooling attention expects a
     class token at position 0, so the token is kept inside the blocks (and its pretrained value loaded) but it is
@@ -50,7 +52,8 @@ class MViTFeatures(MultiscaleBackbone):
     Shape:
         - clip: ``(b, 3, t0, h0, w0)`` with ``(h0, w0) = image_size``
         - output: for each ``s`` in ``out_stages``: ``(b, c_s, t0/2, h0/r_s, w0/r_s)`` with
-          ``c = 96, 192, 384, 768`` and ``r = 4, 8, 16, 32`` for stages 1-4
+          ``c = 96, 192, 384, 768`` and ``r = 4, 8, 16, 32`` for stages 1-4 (``t0 / (2 k)`` frames with
+          ``temporal_pool = k``)
 
     Args:
         num_frames: ``t0`` (even).
@@ -59,10 +62,13 @@ class MViTFeatures(MultiscaleBackbone):
         out_stages: stages returned, 1-based and increasing (IFDD-3DViT: ``(3, 4)``).
         stochastic_depth_prob: torchvision's stochastic depth rate (0.2 for MViT-v2-S), rising linearly over
             the kept blocks.
+        temporal_pool: ``k``, frames averaged after the patch embedding (``AvgPool3d((k, 1, 1))``); 1 (none) for
+            MViT-v2-S; the authors' MAFW model uses 2, so that 32 frames give the 8 temporal tokens 16 frames give
+            (``lifting_dfer.authors``). The blocks are built for ``t0 / k`` input frames.
         pretrained: ``None``, a file with torchvision's ``mvit_v2_s`` state dict, or a torchvision weights name
             (``"MViT_V2_S_Weights.KINETICS400_V1"``), taken from torch's hub cache or downloaded there (see
             [`resolve_weights`][lifting_dfer.backbones.resolve_weights]). Removed blocks are skipped and the later
-            ones renumbered; the classifier head is ignored. Needs ``num_frames=16``,
+            ones renumbered; the classifier head is ignored. Needs ``num_frames / temporal_pool = 16``,
             ``image_size=224`` (the tables' sizes); any mismatch raises a ``ValueError`` listing the keys.
 
     Examples:
@@ -80,6 +86,7 @@ class MViTFeatures(MultiscaleBackbone):
         depths: Sequence[int] = (1, 2, 5, 2),
         out_stages: Sequence[int] = (3, 4),
         stochastic_depth_prob: float = 0.2,
+        temporal_pool: int = 1,
         pretrained: str | os.PathLike | None = None,
     ) -> None:
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
@@ -88,9 +95,12 @@ class MViTFeatures(MultiscaleBackbone):
             raise ValueError(f"depths: expected 4 block counts in 1..{_STAGE_BLOCKS} per stage, got {depths}")
         if not out_stages or list(out_stages) != sorted(set(out_stages)) or not set(out_stages) <= {1, 2, 3, 4}:
             raise ValueError(f"out_stages: expected increasing stage numbers in 1..4, got {out_stages}")
-        if num_frames < 2 or num_frames % 2:
+        if not isinstance(temporal_pool, int) or temporal_pool < 1:
+            raise ValueError(f"temporal_pool: expected a positive number of frames, got {temporal_pool!r}")
+        if num_frames < 2 * temporal_pool or num_frames % (2 * temporal_pool):
+            need = "an even t0" if temporal_pool == 1 else f"t0 a multiple of {2 * temporal_pool} (temporal_pool)"
             raise ValueError(
-                f"num_frames: the patch embedding has temporal stride 2, expected an even t0, got {num_frames}"
+                f"num_frames: the patch embedding has temporal stride 2, expected {need}, got {num_frames}"
             )
         if any(s < 32 or s % 32 for s in size):
             raise ValueError(f"image_size: expected multiples of 32 (stage 4 has stride 32), got {size}")
@@ -98,15 +108,15 @@ class MViTFeatures(MultiscaleBackbone):
             [_STAGE_DIMS[s - 1] for s in out_stages],
             [_STAGE_REDUCTIONS[s - 1] for s in out_stages],
             num_frames=num_frames,
-            frame_stride=2,
+            frame_stride=2 * temporal_pool,
             image_size=size,
         )
-        self.depths, self.out_stages = depths, out_stages
+        self.depths, self.out_stages, self.temporal_pool = depths, out_stages, temporal_pool
         last = out_stages[-1]
         # torchvision's MViT-v2-S settings (mvit_v2_s), built with only the kept blocks.
         net = MViT(
             spatial_size=size,
-            temporal_size=num_frames,
+            temporal_size=num_frames // temporal_pool,
             block_setting=[_block_config(s, i == 0) for s in range(last) for i in range(depths[s])],
             residual_pool=True,
             residual_with_cls_embed=False,
@@ -141,7 +151,10 @@ class MViTFeatures(MultiscaleBackbone):
     def forward_features(self, clip: Tensor) -> list[Tensor]:
         if clip.shape[0] == 0:  # torchvision's attention pooling cannot reshape an empty batch: nothing to compute
             return [clip.new_zeros(0, *shape) for shape in self.feature_shapes(*clip.shape[-2:])]
-        x = rearrange(self.conv_proj(clip), "b c t h w -> b (t h w) c")
+        x = self.conv_proj(clip)
+        if self.temporal_pool > 1:
+            x = F.avg_pool3d(x, (self.temporal_pool, 1, 1))
+        x = rearrange(x, "b c t h w -> b (t h w) c")
         x = self.pos_encoding(x)  # prepends the class token
         thw = (self.pos_encoding.temporal_size, *self.pos_encoding.spatial_size)
         out = []

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from .._optional import optional_import
-from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..normalization import checkpoint_normalization
 from .exporters import DEFAULT_OPSET, export_onnx, export_torchscript
 from .runtime import OnnxRuntimeClassifier, _first_line
 from .sidecar import PARITY_TOLERANCE, ExportMetadata, file_sha256, write_sidecar
@@ -162,8 +162,8 @@ def export_checkpoint(
         class_names=tuple(class_names),
         num_frames=num_frames,
         input_size=size,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+        mean=checkpoint_normalization(ckpt).mean,
+        std=checkpoint_normalization(ckpt).std,
         sampling=ckpt.get("sampling") if isinstance(ckpt.get("sampling"), dict) else None,
         arch_kwargs=dict(ckpt.get("arch_kwargs") or {}),
         opset=opset if format == "onnx" else None,

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..cli import CommandError, _device, checkpoint_geometry, load_model
+from ..normalization import checkpoint_normalization
 from .backends import WindowBackend, load_backend
 from .decode import VideoStream
 from .faces import FaceCropper
-from .normalize import frames_to_clip
+from .normalize import normalize_frames
 from .outputs import write_outputs
 from .pipeline import DETECTIONS_PER_SECOND, predict_video
 from .sampling import TrainingSampling, checkpoint_sampling, choose_rate
@@ -200,7 +201,8 @@ def run_explain(args: argparse.Namespace) -> int:
         if args.target not in class_names:
             raise CommandError(f"--target: expected one of {', '.join(class_names)}, got {args.target!r}")
         target = class_names.index(args.target)
-    result = gradcam(model, frames_to_clip(window).to(device), target=target)
+    clip = normalize_frames(window, *checkpoint_normalization(ckpt)).permute(1, 0, 2, 3)  # (3, t, h, w)
+    result = gradcam(model, clip.to(device), target=target)
     out_dir = _output_dir(args.output_dir)
     stem = f"{video.stem}_{args.start:05d}"
     title = f"{video.name}, frames {args.start}-{args.start + num_frames - 1}"

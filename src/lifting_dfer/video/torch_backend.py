@@ -22,7 +22,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .._checks import check_shape
-from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..normalization import IMAGENET, Normalization, checkpoint_normalization
 from .backends import BackendInfo, WindowBackend, register_backend
 from .fastpath import Precision, fold_batchnorm, resolve_precision
 from .sampling import TrainingSampling, checkpoint_sampling
@@ -70,6 +70,7 @@ class TorchBackend(WindowBackend):
         num_frames: frames per window ``t0``.
         input_size: side of the face crops.
         sampling: how the training clips were sampled (from the checkpoint), or ``None``.
+        normalization: the input's mean and std (from the checkpoint); ``None`` means ImageNet's.
         device: where the model runs.
         precision: ``"fp32"``, ``"bf16"`` or ``"auto"``
             ([`resolve_precision`][lifting_dfer.video.fastpath.resolve_precision]).
@@ -85,6 +86,7 @@ class TorchBackend(WindowBackend):
         num_frames: int,
         input_size: int,
         sampling: TrainingSampling | None = None,
+        normalization: Normalization | None = None,
         device: str | torch.device = "cpu",
         precision: Precision = "fp32",
         fast: bool = True,
@@ -95,10 +97,10 @@ class TorchBackend(WindowBackend):
         device = torch.device(device)
         resolved = resolve_precision(precision, device)
         self.device = device
+        mean, std = normalization or IMAGENET
         self.info = BackendInfo(
-            "pytorch", tuple(class_names), num_frames, input_size, IMAGENET_MEAN, IMAGENET_STD, sampling, resolved,
-            str(device),
-        )  # fmt: skip
+            "pytorch", tuple(class_names), num_frames, input_size, mean, std, sampling, resolved, str(device)
+        )
         self.model = model.to(device).eval()
         backbone = getattr(model, "backbone", None)
         self.reuses_frames = bool(
@@ -201,7 +203,8 @@ class TorchBackend(WindowBackend):
         num_frames, input_size = checkpoint_geometry(ckpt)
         backend = cls(
             model, class_names=list(ckpt.get("class_names") or []), num_frames=num_frames, input_size=input_size,
-            sampling=checkpoint_sampling(ckpt), device=device, precision=precision, **kwargs,
+            sampling=checkpoint_sampling(ckpt), normalization=checkpoint_normalization(ckpt), device=device,
+            precision=precision, **kwargs,
         )  # fmt: skip
         backend.arch = ckpt.get("arch")
         return backend
