@@ -95,6 +95,7 @@ class ClipDataset(Dataset):
         self.train = train
         self.on_corrupt = on_corrupt
         self.seed = seed
+        self.offset = 0.5  # where in each segment a test clip samples (evaluate's temporal views change it)
         self.epoch = 0
         self.num_skipped_frames = 0
         self._custom_transform = transform
@@ -113,7 +114,9 @@ class ClipDataset(Dataset):
         index %= len(self)
         generator = self._generator(index)
         frames = list_frames(self.samples[index])
-        indices = uniform_indices(len(frames), self.num_frames, random=self.train, generator=generator)
+        indices = uniform_indices(
+            len(frames), self.num_frames, random=self.train, offset=self.offset, generator=generator
+        )
         decoded, skipped = read_clip(frames, indices, on_corrupt=self.on_corrupt)
         if skipped:
             self.num_skipped_frames += skipped

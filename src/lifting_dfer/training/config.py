@@ -12,7 +12,9 @@ Two presets:
   (batch 4, lr 2e-3) in about two minutes, from scratch and offline, to show the pipeline end to end
   ([`DEMO_PRESET`][lifting_dfer.training.DEMO_PRESET]).
 
-Any value given on the command line overrides the preset.
+``--recipe authors`` applies the authors' released recipe instead of the paper's
+([`lifting_dfer.training.recipes`][lifting_dfer.training.recipes]). Any value given on the command line overrides
+the presets.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .recipes import RECIPES
 
 __all__ = [
     "DATASETS",
@@ -63,14 +67,23 @@ _SIZE_RULES: dict[str, tuple[int, int]] = {
     "baseline_2dcnn": (16, 1),
     "ifdd_3dvit": (32, 2),
     "baseline_3dvit": (32, 1),
+    "ifdd_3dvit_authors": (32, 1),
 }
 # Model arguments that change the backbone's stages, and with them the rule (the builder then checks the size).
 _STAGE_ARGS = ("out_indices", "out_stages", "model_name")
 
 _SYNTHETIC_ROOT = os.path.join("runs", "synthetic_dfew")
 
+_CHOICES = {
+    "recipe": ("paper", "authors"),
+    "augment": ("crop_flip", "authors"),
+    "schedule": ("warmup_cosine", "authors"),
+    "lift_reduction": ("mean", "batch_sum"),
+}
+
 RESUME_OVERRIDABLE = frozenset(
     {"device", "num_workers", "progress", "tensorboard", "compile", "output_dir", "resume", "eval_batch_size"}
+    | {"test_clips"}
 )
 """Settings a resumed run may change (they do not alter the computation on the CPU)."""
 
@@ -104,6 +117,14 @@ class TrainConfig:
     weight_decay: float = 1e-3
     grad_clip: float | None = None
     lift_weight: float = 0.1
+    lift_reduction: str = "mean"
+    recipe: str = "paper"
+    augment: str = "crop_flip"
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    label_smoothing: float = 0.0
+    schedule: str = "warmup_cosine"
+    test_clips: int = 1
     val_fraction: float = 0.2
     select_metric: str = "uar"
     seed: int = 0
@@ -148,7 +169,12 @@ class TrainConfig:
             raise ValueError(
                 f"fold: expected 'all' or one of {', '.join(map(str, folds))} for {self.dataset}, got {self.fold!r}"
             )
-        positive = {"size": self.size, "epochs": self.epochs, "batch_size": self.batch_size}
+        positive = {
+            "size": self.size,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "test_clips": self.test_clips,
+        }
         if self.num_frames is not None:
             positive["num_frames"] = self.num_frames
         if self.eval_batch_size is not None:
@@ -168,8 +194,16 @@ class TrainConfig:
             raise ValueError(f"grad_clip: expected > 0 (or None to disable), got {self.grad_clip}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction: expected a fraction in [0, 1), got {self.val_fraction}")
-        if self.select_metric not in ("uar", "war"):
-            raise ValueError(f"select_metric: expected 'uar' or 'war', got {self.select_metric!r}")
+        if self.select_metric not in ("uar", "war", "train_loss"):
+            raise ValueError(f"select_metric: expected 'uar', 'war' or 'train_loss', got {self.select_metric!r}")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        for name in ("mixup", "cutmix"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: expected an alpha >= 0 (0: off), got {getattr(self, name)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing: expected a value in [0, 1), got {self.label_smoothing}")
         if self.amp not in ("auto", "bf16", "fp16", "none"):
             raise ValueError(f"amp: expected auto, bf16, fp16 or none, got {self.amp!r}")
         if self.num_workers < 0:
@@ -333,9 +367,30 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--lift-weight", type=float, default=d.lift_weight, help="LiftLoss weight (0 disables it)")
     g.add_argument(
         "--select-metric",
-        choices=("uar", "war"),
+        choices=("uar", "war", "train_loss"),
         default=d.select_metric,
-        help="validation metric of the best checkpoint",
+        help="what the best checkpoint maximises: validation UAR or WAR, or minus the training loss",
+    )
+    g = p.add_argument_group("recipe (--recipe authors sets the authors' values; explicit options win)")
+    g.add_argument(
+        "--recipe",
+        choices=_CHOICES["recipe"],
+        default=d.recipe,
+        help="'paper' (the defaults above) or 'authors': their released recipe (docs/reproduce.md)",
+    )
+    g.add_argument("--augment", choices=_CHOICES["augment"], default=d.augment, help="training augmentation")
+    g.add_argument("--mixup", type=float, default=d.mixup, help="mixup alpha (timm Mixup; 0: off)")
+    g.add_argument("--cutmix", type=float, default=d.cutmix, help="CutMix alpha (timm Mixup; 0: off)")
+    g.add_argument("--label-smoothing", type=float, default=d.label_smoothing, help="label smoothing")
+    g.add_argument("--schedule", choices=_CHOICES["schedule"], default=d.schedule, help="learning-rate schedule")
+    g.add_argument(
+        "--lift-reduction",
+        choices=_CHOICES["lift_reduction"],
+        default=d.lift_reduction,
+        help="LiftLoss over a batch: 'mean', or 'batch_sum' (per-clip means summed, as the authors' code)",
+    )
+    g.add_argument(
+        "--test-clips", type=int, default=d.test_clips, help="temporal views per test video, logits averaged"
     )
     g.add_argument(
         "--seed",
@@ -411,6 +466,9 @@ def config_from_args(argv: Sequence[str] | None = None, *, dataset: str | None =
         values["pretrained"] = True
     elif choice.lower() == "none":
         values["pretrained"] = None
+    for key, value in RECIPES[values["recipe"]].items():
+        if key not in given:
+            values[key] = value
     if demo:
         if values["data_root"] is None and values["dataset"] != "dfew":
             parser.error(

@@ -12,12 +12,13 @@ Ctrl-C interrupts at once.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -142,11 +143,16 @@ def to_channels_last(model: nn.Module) -> nn.Module:
     return model
 
 
-def training_loss(output: Any, labels: Tensor, lift_loss: nn.Module | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def training_loss(
+    output: Any, labels: Tensor, lift_loss: nn.Module | None, *, label_smoothing: float = 0.0
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(loss, logits, ce, lift)`` for a model output: an ``IFDDOutput``-like tuple or bare logits.
 
+    ``labels`` are class indices, or class probabilities (mixup's soft targets: the cross entropy is then the
+    soft-target cross entropy).
+
     Shape:
-        ``labels: (b,)`` -> scalars and ``logits: (b, k)`` (float32).
+        ``labels: (b,)`` or ``(b, k)`` -> scalars and ``logits: (b, k)`` (float32).
     """
     has_lift_terms = hasattr(output, "logits") and hasattr(output, "y_s") and hasattr(output, "x")
     logits = output.logits if hasattr(output, "logits") else output
@@ -154,7 +160,7 @@ def training_loss(output: Any, labels: Tensor, lift_loss: nn.Module | None) -> t
         got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise ValueError(f"model output: expected logits of shape (b, k) or an IFDDOutput, got {got}")
     logits = logits.float()
-    ce = F.cross_entropy(logits, labels)
+    ce = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
     if has_lift_terms and lift_loss is not None:
         lift = lift_loss(output.y_s.float(), output.x.float())
     else:
@@ -195,11 +201,15 @@ def train_one_epoch(
     channels_last: bool = False,
     interrupt: GracefulInterrupt | None = None,
     progress: Any = None,
+    mix: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None,
+    label_smoothing: float = 0.0,
 ) -> EpochStats:
     """Train on ``batches`` (``(clips, labels)`` pairs), updating ``stats`` in place after every step.
 
     The scheduler steps after every optimiser step. ``progress`` is an optional tqdm bar wrapped around
-    ``batches`` by the caller (its postfix shows the running loss and accuracy).
+    ``batches`` by the caller (its postfix shows the running loss and accuracy). ``mix`` turns a batch into mixed
+    clips and soft targets (mixup, [`ClipMixup`][lifting_dfer.training.recipes.ClipMixup]); ``label_smoothing``
+    applies to hard labels. Accuracy counts the clips' own labels.
 
     Raises:
         TrainingInterrupted: ``interrupt.requested`` became true; ``stats`` describes the steps completed.
@@ -217,9 +227,10 @@ def train_one_epoch(
             except StopIteration:
                 break
             clips, labels = _as_batch(batch, device, channels_last)
+            clips, targets = mix(clips, labels) if mix is not None else (clips, labels)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 output = model(clips)
-            loss, logits, ce, lift = training_loss(output, labels, lift_loss)
+            loss, logits, ce, lift = training_loss(output, targets, lift_loss, label_smoothing=label_smoothing)
             if not torch.isfinite(loss):
                 raise ValueError(
                     f"epoch {stats.epoch + 1}, step {stats.step + 1}: non-finite loss {loss.item()} "
@@ -279,6 +290,7 @@ def evaluate(
     channels_last: bool = False,
     progress: bool = False,
     desc: str = "eval",
+    views: int = 1,
 ) -> EvalResult:
     """Evaluate ``model`` (eval mode, logits) on every clip of ``dataset`` exactly once; every rank gets the result.
 
@@ -286,26 +298,45 @@ def evaluate(
     order. ``report`` holds ``uar``, ``war``, ``per_class``, ``support``, ``confusion``, ``class_names`` and the
     mean cross-entropy ``loss``.
 
+    With ``views = n > 1`` (``--test-clips``), every video is scored ``n`` times, from ``n`` clips sampled at the
+    offsets ``(2 j + 1) / (2 n)`` of its temporal segments ([`uniform_indices`][lifting_dfer.data.uniform_indices];
+    ``n = 1`` is the segment centres), and the logits are averaged, as the authors' test script averages the
+    logits of a video's clips. ``dataset`` must then have the ``offset`` of a
+    [`ClipDataset`][lifting_dfer.data.ClipDataset].
+
     Shape:
         ``logits: (n, k)`` float32 on the CPU, ``labels: (n,)``, ``n = len(dataset)``.
     """
     from tqdm.auto import tqdm
 
+    if views < 1:
+        raise ValueError(f"views: expected a positive number of clips per video, got {views}")
+    if views > 1 and not hasattr(dataset, "offset"):
+        raise ValueError(f"views: {type(dataset).__name__} has no temporal offset to sample {views} clips per video")
     ctx = ctx or DistributedContext(device=device)
     sampler = ShardSampler(len(dataset), rank=ctx.rank, world_size=ctx.world_size)
-    loader = DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, pin_memory=device.type == "cuda"
-    )
     was_training = model.training
     model.eval()
-    logits_parts, label_parts = [], []
-    for batch in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True, disable=not (progress and ctx.is_main)):
-        clips, labels = _as_batch(batch, device, channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            output = model(clips)
-        logits = output.logits if hasattr(output, "logits") else output
-        logits_parts.append(logits.float().cpu())
-        label_parts.append(labels.cpu())
+    view_logits = []
+    for j in range(views):
+        view = dataset
+        if views > 1:
+            view = copy.copy(dataset)
+            view.offset = (2 * j + 1) / (2 * views)
+        loader = DataLoader(
+            view, batch_size=batch_size, sampler=sampler, num_workers=num_workers, pin_memory=device.type == "cuda"
+        )
+        logits_parts, label_parts = [], []
+        label = desc if views == 1 else f"{desc} {j + 1}/{views}"
+        for batch in tqdm(loader, desc=label, leave=False, dynamic_ncols=True, disable=not (progress and ctx.is_main)):
+            clips, labels = _as_batch(batch, device, channels_last)
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                output = model(clips)
+            logits = output.logits if hasattr(output, "logits") else output
+            logits_parts.append(logits.float().cpu())
+            label_parts.append(labels.cpu())
+        view_logits.append(torch.cat(logits_parts) if logits_parts else None)
+    logits_parts = [torch.stack(view_logits).mean(0)] if view_logits[0] is not None else []
     model.train(was_training)
     k = len(class_names)
     logits = torch.cat(logits_parts) if logits_parts else torch.zeros(0, k)

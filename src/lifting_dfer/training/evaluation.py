@@ -45,6 +45,9 @@ def build_eval_parser() -> argparse.ArgumentParser:
         default="test",
         help="test split, or the held-out val / remaining train part of the 4:1 split",
     )
+    p.add_argument(
+        "--test-clips", type=int, default=None, help="temporal views per video, logits averaged (default: the run's)"
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-workers", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -80,8 +83,13 @@ def evaluate_checkpoint(
     output_dir: str | os.PathLike | None = None,
     progress: bool = False,
     ctx: DistributedContext | None = None,
+    test_clips: int | None = None,
 ) -> dict[str, Any]:
     """Score ``checkpoint`` on a split; write ``metrics.json`` and ``confusion.png``; return the metrics dict.
+
+    ``test_clips``: clips per video whose logits are averaged (default: the run's ``test_clips``, 1 for older
+    checkpoints); the data are prepared as for training (the run's augmentation setting and the model's input
+    normalisation).
 
     Returns:
         ``classification_report`` (``uar``, ``war``, ``per_class``, ``support``, ``confusion``, ``class_names``),
@@ -113,6 +121,9 @@ def evaluate_checkpoint(
         )
     if data_args:
         changes["data_args"] = {**cfg.data_args, **data_args}
+    if test_clips is not None:
+        changes["test_clips"] = test_clips
+    changes["model"] = ckpt["arch"]  # the data's normalisation is the model's
     arch_kwargs = ckpt["arch_kwargs"]
     changes["num_frames"] = int(arch_kwargs.get("num_frames", cfg.frames))
     changes["size"] = int(ckpt.get("input_size", arch_kwargs.get("image_size", cfg.size)))
@@ -139,6 +150,7 @@ def evaluate_checkpoint(
         num_workers=num_workers,
         progress=progress,
         desc=split,
+        views=cfg.test_clips,
     )
     out = Path(output_dir) if output_dir is not None else checkpoint.parent / f"eval-{split}"
     metrics = {
@@ -150,6 +162,7 @@ def evaluate_checkpoint(
         "fold": cfg.folds[0],
         "split": split,
         "num_clips": len(data),
+        "test_clips": cfg.test_clips,
         "metrics_json": str(out / "metrics.json"),
         "confusion_png": str(out / "confusion.png"),
     }
@@ -193,6 +206,7 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
             amp=args.amp,
             output_dir=args.output_dir,
             progress=args.progress,
+            test_clips=args.test_clips,
         )
     except (FileNotFoundError, ValueError, ImportError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)

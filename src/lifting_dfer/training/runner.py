@@ -66,20 +66,35 @@ def build_datasets(cfg: TrainConfig, fold: int, root: Path) -> tuple[Any, Any, A
 
     common = {"num_frames": cfg.frames, "size": cfg.size, **cfg.data_args}
     if cfg.dataset == "dfew":
-        make = lambda split: DFEW(root, fold=fold, split=split, seed=cfg.seed, **common)  # noqa: E731
+        make = lambda split, **kw: DFEW(root, fold=fold, split=split, seed=cfg.seed, **common, **kw)  # noqa: E731
     elif cfg.dataset == "mafw":
-        make = lambda split: MAFW(root, fold=fold, split=split, seed=cfg.seed, **common)  # noqa: E731
+        make = lambda split, **kw: MAFW(root, fold=fold, split=split, seed=cfg.seed, **common, **kw)  # noqa: E731
     else:
-        make = lambda split: FERV39k(root, split=split, seed=cfg.seed, **common)  # noqa: E731
+        make = lambda split, **kw: FERV39k(root, split=split, seed=cfg.seed, **common, **kw)  # noqa: E731
+    transforms = _transforms(cfg)
     try:
-        train_full, test = make("train"), make("test")
+        train_full, test = make("train", **transforms(True)), make("test", **transforms(False))
     except TypeError as err:  # an unknown --data-arg
         raise ValueError(f"--data-arg: {err}") from err
     if cfg.val_fraction > 0:
         train, val = train_val_split(train_full, cfg.val_fraction, seed=cfg.seed)
+        val.transform = transforms(False).get("transform", val.transform)
     else:
         train, val = train_full, None
     return train, val, test
+
+
+def _transforms(cfg: TrainConfig):
+    """``train -> {"transform": ...}`` for the datasets: the default ``ClipTransform`` (``{}``) unless the recipe's
+    augmentation or the model's input normalisation differ from the paper's."""
+    from ..models import input_normalization
+    from ..normalization import IMAGENET
+    from .recipes import clip_transform
+
+    normalization = input_normalization(cfg.model)
+    if cfg.augment == "crop_flip" and normalization == IMAGENET:
+        return lambda train: {}
+    return lambda train: {"transform": clip_transform(cfg, train=train, normalization=normalization)}
 
 
 def build_model(cfg: TrainConfig, num_classes: int) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -101,6 +116,13 @@ def build_model(cfg: TrainConfig, num_classes: int) -> tuple[torch.nn.Module, di
     return model, arch_kwargs
 
 
+def _normalization(cfg: TrainConfig) -> dict[str, list[float]]:
+    """The input normalisation of ``cfg.model``, as checkpoints record it."""
+    from ..models import input_normalization
+
+    return input_normalization(cfg.model).to_dict()
+
+
 def _fold_dir(run_dir: Path, fold: int) -> Path:
     return run_dir / f"fold{fold}"
 
@@ -116,8 +138,9 @@ def summarize_folds(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """
     keys = ("val_uar", "test_uar", "test_war")
     rows = [dict(r) for r in results]
-    mean = {k: float(np.mean([r[k] for r in rows if r[k] is not None])) if rows else math.nan for k in keys}
-    std = {k: float(np.std([r[k] for r in rows if r[k] is not None], ddof=1)) if len(rows) > 1 else 0.0 for k in keys}
+    given = {k: [r[k] for r in rows if r[k] is not None] for k in keys}  # no val_uar without a validation split
+    mean = {k: float(np.mean(v)) if v else math.nan for k, v in given.items()}
+    std = {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in given.items()}
 
     def pct(v: float | None) -> str:
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}"
@@ -181,7 +204,7 @@ def _train_fold(
         class_names=class_names,
         ctx=ctx,
         resume=resume_fold,
-        extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling},
+        extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling, "normalization": _normalization(cfg)},
     )
 
     from ..checkpoint import load_checkpoint, load_model_state
@@ -200,6 +223,7 @@ def _train_fold(
         num_workers=cfg.num_workers,
         progress=cfg.progress,
         desc="test",
+        views=cfg.test_clips,
     ).report
     summary = {
         "fold": fold,

@@ -43,6 +43,7 @@ from .engine import (
     train_one_epoch,
 )
 from .history import MetricWriter
+from .recipes import make_mix, make_scheduler, selection_score
 from .schedule import WarmupCosine
 
 __all__ = ["FitResult", "fit", "get_rng_state", "set_rng_state", "steps_per_epoch"]
@@ -188,7 +189,7 @@ def fit(
         to_channels_last(raw)
     optimizer = torch.optim.AdamW(raw.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = steps_per_epoch(len(train_set), cfg.batch_size, ctx.world_size)
-    scheduler = WarmupCosine(
+    scheduler = make_scheduler(cfg, optimizer, steps, ctx.world_size) or WarmupCosine(
         optimizer,
         total_steps=cfg.epochs * steps,
         warmup_steps=cfg.warmup_epochs * steps,
@@ -197,8 +198,11 @@ def fit(
     )
     amp_dtype = autocast_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    lift_loss = LiftLoss(weight=cfg.lift_weight).to(device) if cfg.lift_weight > 0 else None
-    select = f"val_{cfg.select_metric}"
+    lift_loss = (
+        LiftLoss(weight=cfg.lift_weight, reduction=cfg.lift_reduction).to(device) if cfg.lift_weight > 0 else None
+    )
+    mix = make_mix(cfg, len(class_names))
+    select = cfg.select_metric if cfg.select_metric == "train_loss" else f"val_{cfg.select_metric}"
 
     start_epoch, partial = 0, None
     best: dict[str, Any] = {"epoch": 0, "value": -math.inf, "val": None}
@@ -304,6 +308,8 @@ def fit(
                     channels_last=cfg.channels_last,
                     interrupt=interrupt,
                     progress=bar,
+                    mix=mix,
+                    label_smoothing=cfg.label_smoothing if mix is None else 0.0,
                 )
             finally:
                 bar.close()
@@ -326,7 +332,7 @@ def fit(
                 ).report
             if interrupt.requested:
                 raise TrainingInterrupted
-            value = val[cfg.select_metric] if val is not None else float(epoch)
+            value = selection_score(cfg.select_metric, train, val, epoch)
             improved = value > best["value"]
             if improved:
                 best = {"epoch": epoch + 1, "value": value, "val": val}
@@ -340,7 +346,7 @@ def fit(
                 "val_loss": val["loss"] if val else None,
                 "val_uar": val["uar"] if val else None,
                 "val_war": val["war"] if val else None,
-                f"best_{select}": best["value"] if val else None,
+                f"best_{select}": -best["value"] if select == "train_loss" else best["value"] if val else None,
                 "best_epoch": best["epoch"],
                 "epoch_seconds": round(stats.seconds, 3),
             }
