@@ -126,3 +126,14 @@ def test_compiles_without_graph_breaks():
 def test_cuda_matches_cpu():
     x, index = torch.randn(2, 8, 8, 4, 4), torch.rand(2, 4) * 7
     torch.testing.assert_close(interpolate_frames(x.cuda(), index.cuda()).cpu(), interpolate_frames(x, index))
+
+
+def test_channels_last_input_keeps_its_memory_order_and_values():
+    """A ``(b, c, t, h, w)`` view of ``(b, t, h, w, c)`` memory (IFDD's pyramid output) is sampled in that order."""
+    tokens = torch.randn(2, 6, 3, 4, 5, dtype=torch.float64, requires_grad=True)  # (b, t, h, w, c)
+    x = tokens.permute(0, 4, 1, 2, 3)
+    index = torch.tensor([[0.5, 2.3, 4.9], [4.6, 0.2, 3.25]], dtype=torch.float64, requires_grad=True)  # off the kinks
+    out = interpolate_frames(x, index)
+    assert out.permute(0, 2, 3, 4, 1).is_contiguous()  # the same memory order as x
+    torch.testing.assert_close(out, interpolate_frames(x.contiguous(), index))
+    assert torch.autograd.gradcheck(interpolate_frames, (x, index))

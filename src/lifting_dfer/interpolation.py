@@ -19,8 +19,9 @@ def interpolate_frames(x: Tensor, index: Tensor, dim: int = 2) -> Tensor:
     literally, returns the exact frame at integer positions. Gradients flow to ``x`` and to ``index``
     (``x[floor + 1] - x[floor]`` inside the range, 0 where clamped). Implemented as one batched matrix product
     along time, ``out = M x`` with ``M: (b, z, t)`` holding ``1 - w`` and ``w`` at the two neighbouring frames
-    of each position: no Python loop over frames, no copy of ``x`` (a view for contiguous ``x``), no graph
-    break under ``torch.compile``; on CPU it runs 2-4x faster than two ``torch.gather`` calls and a ``lerp``
+    of each position, taken in the memory order of ``x``: no Python loop over frames, no copy of ``x`` when it is
+    dense in any axis order (contiguous, or a channels-last view such as IFDD's pyramid output; the output keeps
+    that order), no graph break under ``torch.compile``; on CPU it runs 2-4x faster than two ``torch.gather`` calls and a ``lerp``
     forward and backward, and saves half the memory for backward (``benchmarks/``). As for any matrix product,
     TF32 (when enabled) rounds ``x`` to TF32, and a non-finite value in ``x`` reaches every output at the same
     ``(c, h, w)`` of that sample (``0 * inf`` is NaN).
@@ -62,7 +63,13 @@ def interpolate_frames(x: Tensor, index: Tensor, dim: int = 2) -> Tensor:
     at_upper = (frames == (lower + 1).clamp(max=t - 1).unsqueeze(-1)).to(x.dtype)  # of min(floor(i) + 1, t - 1)
     interp = (1 - weight) * at_lower + weight * at_upper  # M: (b, z, t)
 
+    # The non-batch axes of x in memory order (outermost first): x.permute(0, *order) is contiguous when x is dense.
+    order = sorted(range(1, x.ndim), key=lambda d: -x.stride(d))
+    if not x.permute(0, *order).is_contiguous():
+        order = list(range(1, x.ndim))  # another strided view: the reshape below copies it
+    dense, time = x.permute(0, *order), order.index(dim) + 1
     # "b z t, b a t s -> b a z s" with a, s the flattened axes before and after time: one batched matmul.
-    b, before, after = x.shape[0], x.shape[1:dim], x.shape[dim + 1 :]
-    out = torch.matmul(interp.unsqueeze(1), x.reshape(b, before.numel(), t, after.numel()))
-    return out.reshape(b, *before, index.shape[1], *after)
+    b, before, after = x.shape[0], dense.shape[1:time], dense.shape[time + 1 :]
+    out = torch.matmul(interp.unsqueeze(1), dense.reshape(b, before.numel(), t, after.numel()))
+    out = out.reshape(b, *before, index.shape[1], *after)
+    return out.permute(0, *[1 + order.index(d) for d in range(1, x.ndim)])  # back to the axis order of x

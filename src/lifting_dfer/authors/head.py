@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import torch  # noqa: F401  (the doctests use it)
+import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
-from torchvision.ops import StochasticDepth
 
 from .._checks import check_shape
 
@@ -28,7 +27,10 @@ class BlockPool(nn.Module):
     ``sum_n p_n`` is linear, so it is taken before the MLP's last ``Linear``:
     ``out = W_2 (sum_n p_n GELU(W_1 LN_2(u_n) + b_1)) + b_2 sum_n p_n`` is the same vector, with that
     ``Linear`` applied once per clip instead of once per token (a fifth fewer multiply-adds in the module).
-    Stochastic depth (``"row"`` mode, training only) scales whole samples, so it commutes with both.
+    Stochastic depth (``"row"`` mode, in training) drops whole samples: a sample whose MLP output is dropped
+    gives zeros whatever its tokens, and one whose attention branch is dropped keeps its tokens, so neither is
+    computed. The masks are drawn as torchvision's ``StochasticDepth`` draws them, attention branch first, so
+    the outputs equal the authors' code's for the same random state.
 
     Shape:
         - y: ``(b, c, z, h, w)`` with ``z h w = num_tokens`` -> ``(b, c)``
@@ -66,13 +68,25 @@ class BlockPool(nn.Module):
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, dim)
         self.positions = nn.Linear(num_tokens, 1, bias=False)
-        self.drop_path = StochasticDepth(drop_path, "row")
+        self.drop_path = drop_path
 
     def extra_repr(self) -> str:
         return (
             f"dim={self.dim}, num_tokens={self.num_tokens}, heads={self.heads}, mlp_ratio={self.mlp_ratio:g}, "
-            f"drop_path={self.drop_path.p:g}"
+            f"drop_path={self.drop_path:g}"
         )
+
+    def _keep(self, tokens: Tensor) -> Tensor | None:
+        """One stochastic-depth draw (torchvision's ``"row"`` mode): which samples keep the branch; ``None``: all."""
+        if not self.training or self.drop_path == 0:
+            return None
+        noise = torch.empty((tokens.shape[0], 1, 1), dtype=tokens.dtype, device=tokens.device)
+        return noise.bernoulli_(1 - self.drop_path).flatten().bool()
+
+    def _attend(self, tokens: Tensor) -> Tensor:
+        q, k, v = rearrange(self.qkv(self.norm1(tokens)), "b n (three heads d) -> three b heads n d", three=3,
+                            heads=self.heads)  # fmt: skip
+        return self.proj(rearrange(F.scaled_dot_product_attention(q, k, v), "b heads n d -> b n (heads d)"))
 
     def forward(self, y: Tensor) -> Tensor:
         check_shape(y, "b c z h w", "y", c=self.dim)
@@ -82,11 +96,24 @@ class BlockPool(nn.Module):
                 f"y: expected z h w = {self.num_tokens} tokens (num_tokens), got {tuple(y.shape)} "
                 f"({tokens.shape[1]} tokens)"
             )
-        q, k, v = rearrange(self.qkv(self.norm1(tokens)), "b n (three heads d) -> three b heads n d", three=3,
-                            heads=self.heads)  # fmt: skip
-        attended = rearrange(F.scaled_dot_product_attention(q, k, v), "b heads n d -> b n (heads d)")
-        u = tokens + self.drop_path(self.proj(attended))
+        b, scale = tokens.shape[0], 1 / (1 - self.drop_path)
+        keep_attention, keep_mlp = self._keep(tokens), self._keep(tokens)  # None: every sample (eval mode)
+        live = None if keep_mlp is None or keep_mlp.all() else keep_mlp.nonzero().flatten()
+        if live is not None:  # a dropped MLP output makes the sample's result 0: leave it out
+            tokens, keep_attention = tokens.index_select(0, live), keep_attention[live]
+        if keep_attention is None:
+            u = tokens + self._attend(tokens)
+        elif keep_attention.all():
+            u = tokens + scale * self._attend(tokens)
+        else:  # only the kept attention branches, scaled as stochastic depth scales them
+            rows = keep_attention.nonzero().flatten()
+            u = tokens.index_add(0, rows, self._attend(tokens.index_select(0, rows)), alpha=scale)
         hidden = F.gelu(self.fc1(self.norm2(u)))  # (b, n, r c)
         p = self.positions.weight  # (1, n)
-        pooled = (p @ hidden).squeeze(1)  # sum_n p_n GELU(...): (b, r c)
-        return self.drop_path(F.linear(pooled, self.fc2.weight) + p.sum() * self.fc2.bias)
+        pooled = torch.bmm(p.expand(hidden.shape[0], 1, -1), hidden).squeeze(1)  # sum_n p_n GELU(...): (b, r c)
+        out = F.linear(pooled, self.fc2.weight) + p.sum() * self.fc2.bias
+        if keep_mlp is None:
+            return out
+        if live is None:
+            return scale * out
+        return out.new_zeros(b, self.dim).index_copy(0, live, scale * out)
