@@ -24,6 +24,8 @@ bash benchmarks/gpu.sh           # on a CUDA machine: benchmarks/results/gpu.jso
 python -m benchmarks.video --before-src OLD/src --backends pytorch onnxruntime
                                  # predict on real videos, ~15 min: benchmarks/results/video.json
 python -m benchmarks.deploy      # exported models per window, ~10 min: deploy-cpu.json (Deployment page)
+python -m benchmarks.authors --ifdd IFDD --threads 1
+                                 # the authors' form against their code (a checkout of it): authors-cpu.json
 python -m benchmarks.make_docs   # this page, from benchmarks/results/*.json
 ```"""
 
@@ -83,7 +85,8 @@ def _env_line(rec: dict) -> str:
     env = rec["env"]
     dirty = " (uncommitted changes)" if env.get("dirty") else ""
     rounds = rec.get("settings", {}).get("rounds")
-    module = {"run": "benchmarks.run", "video": "benchmarks.video"}.get(rec.get("kind"), "benchmarks.gpu")
+    modules = {"run": "benchmarks.run", "video": "benchmarks.video", "authors": "benchmarks.authors"}
+    module = modules.get(rec.get("kind"), "benchmarks.gpu")
     command = " ".join([f"python -m {module}", *env.get("argv", [])])
     return (
         f"*`{command}`: {env['device_name']}, {env['threads']} threads, torch {env['torch']}, Python {env['python']}, "
@@ -274,6 +277,30 @@ def _target_value(target: dict) -> str:
     return short if float(short) != threshold or value == threshold else f"{value:.4g}"
 
 
+def _authors_sections(rec: dict) -> list[str]:
+    """Markdown for one ``benchmarks.authors`` record: their module against ours, at identical outputs."""
+    lines = [
+        "The authors' ISSM + LADM + pooling module (`WaveSF_trans_CLS` and `headNet` of CyberPegasus/IFDD at "
+        "`1a1f557`, with their `LiftingLoss`) against `ifdd_3dvit_authors`'s `issm`, `ladm`, `pool` and classifier "
+        'with `LiftLoss(reduction="batch_sum")`, their weights loaded into ours: `C = 768`, 8 frames of 7 x 7, '
+        "fp32. Both sides' logits and lift loss agree in eval mode and in training mode from one seed (largest "
+        "difference below).",
+        "",
+        _env_line(rec),
+        "",
+    ]
+    rows = []
+    for case in rec["cases"]:
+        agree = case.get("agreement_fp32", {})
+        worst = max((a["logits_max_abs_diff"] for a in agree.values()), default=float("nan"))
+        for mode, e in case["modes"].items():
+            spread = e.get("speedup_rounds") or [e["speedup"]]
+            rows.append([f"b={case['batch']}", mode, f"**{e['speedup']:.2f}x** ({min(spread):.2f}-{max(spread):.2f})",
+                         f"{worst:.1e}"])  # fmt: skip
+    lines += _table(["case", "mode", "speed-up of ours over theirs", "max \\|logits diff\\|"], rows)
+    return [*lines, ""]
+
+
 def _video_sections(rec: dict) -> list[str]:
     """Markdown for one ``benchmarks.video`` record: cases, checks, notes."""
     env = rec["env"]
@@ -344,7 +371,8 @@ def render(records: Sequence[dict]) -> str:
     runs = [r for r in records if r.get("kind") == "run"]
     gpus = [r for r in records if r.get("kind") == "gpu"]
     videos = [r for r in records if r.get("kind") == "video"]
-    targets = [(r, t) for r in runs + videos for t in r.get("targets", [])]
+    authors = [r for r in records if r.get("kind") == "authors"]
+    targets = [(r, t) for r in runs + videos + authors for t in r.get("targets", [])]
     if targets:
         lines += ["## Targets", ""]
         lines += _table(
@@ -362,6 +390,9 @@ def render(records: Sequence[dict]) -> str:
     for rec in videos:
         lines += ["## Video inference: `python -m benchmarks.video`", ""]
         lines += _video_sections(rec)
+    for rec in authors:
+        lines += ["## The authors' form: `python -m benchmarks.authors`", ""]
+        lines += _authors_sections(rec)
     lines += ["## GPU: `benchmarks/gpu.sh`", ""]
     if gpus:
         for rec in gpus:

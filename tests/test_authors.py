@@ -284,6 +284,31 @@ def test_block_pool_equals_the_block_then_the_position_weighting():
     torch.testing.assert_close(pool(y), expected)
 
 
+def test_block_pool_skips_dropped_branches_and_equals_stochastic_depth_from_the_same_seed():
+    from torchvision.ops import StochasticDepth
+
+    pool = BlockPool(16, num_tokens=2 * 3 * 3, heads=4, mlp_ratio=2.0, drop_path=0.5).double().train()
+    drop = StochasticDepth(0.5, "row")
+    y = torch.randn(6, 16, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    tokens = y.flatten(2).transpose(1, 2)
+    dropped = 0
+    for seed in range(8):
+        torch.manual_seed(seed)  # the authors' order: the attention branch's mask, then the MLP output's
+        q, k, v = pool.qkv(pool.norm1(tokens)).chunk(3, -1)
+        heads = [torch.softmax(q[..., s] @ k[..., s].transpose(1, 2) / 2.0, -1) @ v[..., s]
+                 for s in (slice(4 * h, 4 * h + 4) for h in range(4))]  # fmt: skip
+        u = tokens + drop(pool.proj(torch.cat(heads, -1)))
+        expected = (pool.positions.weight[0, :, None] * drop(pool.fc2(F.gelu(pool.fc1(pool.norm2(u)))))).sum(1)
+        torch.manual_seed(seed)
+        got = pool(y)
+        torch.testing.assert_close(got, expected)
+        dropped += int((got == 0).all(1).sum())
+        grads = torch.autograd.grad(got.sum(), [y, pool.fc1.weight])
+        reference = torch.autograd.grad(expected.sum(), [y, pool.fc1.weight])
+        torch.testing.assert_close(grads, reference)
+    assert dropped > 0  # some samples' outputs were dropped (and not computed)
+
+
 def test_block_pool_gradients_match_gradcheck():
     pool = BlockPool(4, num_tokens=2, heads=2, mlp_ratio=1.0).double().eval()
     y = torch.randn(1, 4, 2, 1, 1, dtype=torch.float64, requires_grad=True)
@@ -363,3 +388,25 @@ def test_predict_and_export_apply_the_checkpoint_normalization(tmp_path):
         result = export_checkpoint(path, format="torchscript", output=tmp_path / f"{name}.torchscript")
         meta = read_sidecar(result.path)
         assert (tuple(meta.mean), tuple(meta.std)) == expected
+
+
+# ------------------------------------------------------------------------------------------------ benchmark
+def test_benchmark_record_renders_on_the_performance_page():
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import make_docs
+
+    modes = {m: {"theirs": {"median_s": 2.0}, "ours": {"median_s": 1.0}, "speedup": 2.0, "speedup_rounds": [1.9, 2.1]}
+             for m in ("fwd", "fwd+bwd")}  # fmt: skip
+    record = {
+        "schema": "lifting_dfer.benchmarks/1", "kind": "authors", "tiny": False, "_file": "authors-cpu.json",
+        "env": {"device": "cpu", "device_name": "CPU", "threads": 1, "torch": "2", "python": "3", "commit": "abc",
+                "date": "today", "argv": ["--ifdd", "IFDD"]},
+        "cases": [{"batch": 2, "agreement_fp32": {"eval": {"logits_max_abs_diff": 3e-7}}, "modes": modes}],
+        "targets": [{"name": "b=2 fwd+bwd speed-up", "value": 2.0, "op": ">=", "threshold": 1.5, "met": True}],
+    }  # fmt: skip
+    page = make_docs.render([record])
+    assert "## The authors' form: `python -m benchmarks.authors`" in page
+    assert "| b=2 | fwd+bwd | **2.00x** (1.90-2.10) | 3.0e-07 |" in page
+    assert "| cpu | b=2 fwd+bwd speed-up | 2 | >= 1.5 | yes |" in page

@@ -8,7 +8,8 @@ default; this package holds what the authors' form needs besides options of the 
   frames, MAFW at 32);
 - [`GridTokens`][lifting_dfer.authors.GridTokens]: their temporal tokens for [`ISSM`][lifting_dfer.ISSM];
 - [`BlockPool`][lifting_dfer.authors.BlockPool]: their pooling of ``Y_D`` (a transformer block, then a learned
-  weighting of positions);
+  weighting of positions); [`lifting_parts`][lifting_dfer.authors.lifting_parts] builds ISSM, LADM and it as
+  their code has them;
 - [`load_authors_checkpoint`][lifting_dfer.load_authors_checkpoint] and
   [`convert_authors_checkpoint`][lifting_dfer.authors.convert_authors_checkpoint]: their
   ``{'epoch', 'model', 'opt', 'ema'}`` files.
@@ -26,7 +27,7 @@ from .checkpoint import (
     load_authors_checkpoint,
 )
 from .head import BlockPool
-from .models import AUTHORS_COMMIT, ifdd_3dvit_authors
+from .models import AUTHORS_COMMIT, ifdd_3dvit_authors, lifting_parts
 from .tokens import GridTokens
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "authors_state_dict",
     "convert_authors_checkpoint",
     "ifdd_3dvit_authors",
+    "lifting_parts",
     "load_authors_checkpoint",
 ]

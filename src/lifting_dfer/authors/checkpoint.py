@@ -3,8 +3,8 @@
 Their training script saves ``torch.save({'epoch', 'model', 'opt', 'ema'}, ..._best_train_loss.pth)``, where
 ``'model'`` is the state dict of their ``MFViT_Main`` (``embed``, ``backbone.backbone`` (MViT),
 ``backbone.PANLayer`` / ``CatConv`` (pyramid), ``backbone.WaveLifts`` (ISSM, LADM and the pooling block),
-``head.head``). [`AUTHORS_KEYS`][lifting_dfer.authors.checkpoint.AUTHORS_KEYS] maps each of their names to ours;
-[`AUTHORS_UNUSED`][lifting_dfer.authors.checkpoint.AUTHORS_UNUSED] lists the tensors their forward never reads.
+``head.head``). [`AUTHORS_KEYS`][lifting_dfer.authors.AUTHORS_KEYS] maps each of their names to ours;
+[`AUTHORS_UNUSED`][lifting_dfer.authors.AUTHORS_UNUSED] lists the tensors their forward never reads.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class AuthorsCheckpointInfo(NamedTuple):
     weights: str
     """``"model"`` or ``"ema"``: which state dict of the file was loaded."""
     dropped: tuple[str, ...]
-    """Their tensors that their forward never reads ([`AUTHORS_UNUSED`][lifting_dfer.authors.checkpoint.AUTHORS_UNUSED])."""
+    """Their tensors that their forward never reads ([`AUTHORS_UNUSED`][lifting_dfer.authors.AUTHORS_UNUSED])."""
 
     @property
     def arch_kwargs(self) -> dict[str, int]:

@@ -118,6 +118,6 @@ def lifting_parts(
 
 def _authors_init(model: IFDD) -> None:
     """The initial values of the authors' code where they differ from the modules' defaults (besides
-    [`lifting_parts`][lifting_dfer.authors.models.lifting_parts])."""
+    [`lifting_parts`][lifting_dfer.authors.lifting_parts])."""
     nn.init.trunc_normal_(model.classifier.weight, std=0.01)  # headNet: trunc_normal(0.01), zero bias
     nn.init.zeros_(model.classifier.bias)
