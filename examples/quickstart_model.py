@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     # --8<-- [start:model]
     from lifting_dfer import ifdd_2dcnn, list_models
 
-    print(list_models())  # ['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit']
+    print(list_models())  # ['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit', 'ifdd_3dvit_authors']
     model = ifdd_2dcnn(num_classes=7, num_frames=num_frames, image_size=size).eval()  # 16, 224 by default
     clips = torch.randn(2, 3, num_frames, size, size)  # (b, 3, T0, H, W), ImageNet-normalised
     with torch.no_grad():

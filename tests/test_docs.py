@@ -27,7 +27,7 @@ def test_quickstart_model_prints_shapes_of_the_documented_pipeline(capsys):
     load_example("quickstart_model").main(["--frames", "4", "--size", "64"])
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
-        "['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit']",
+        "['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit', 'ifdd_3dvit_authors']",
         "logits (b, k): (2, 7)",
         # MobileNetV2 at stride 16 and temporal stride 2: t = T0 / 2 = 2, h = w = 64 / 16 = 4, c = 128
         "Y_S (b, c, z, h, w): (2, 128, 1, 4, 4) X (b, c, t, h, w): (2, 128, 2, 4, 4)",

@@ -330,7 +330,9 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     )
 
     g = p.add_argument_group("model")
-    g.add_argument("--model", default=d.model, help="ifdd_2dcnn, ifdd_3dvit, baseline_2dcnn or baseline_3dvit")
+    g.add_argument(
+        "--model", default=d.model, help="ifdd_2dcnn, ifdd_3dvit, baseline_2dcnn, baseline_3dvit or ifdd_3dvit_authors"
+    )
     g.add_argument(
         "--model-arg",
         action="append",
