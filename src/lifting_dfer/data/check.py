@@ -160,7 +160,8 @@ def check_dataset(
     """Check a dataset copy: counts, class distribution, problems, warnings and fingerprint (module docstring).
 
     Args:
-        dataset: "dfew", "ferv39k" or "mafw".
+        dataset: "dfew", "ferv39k" or "mafw"; "folder" for a folder written by ``lifting-dfer prepare``
+            ([`check_folder`][lifting_dfer.data.folder.check_folder]).
         root: the dataset folder.
         num_frames: the sampled length ``T0`` (default: the paper's, 16; 32 for MAFW); shorter clips are listed.
         decode: also decode every frame (slow: all frames of all clips), listing those that fail.
@@ -172,6 +173,10 @@ def check_dataset(
         ValueError, FileNotFoundError: as [`dataset_layout`][lifting_dfer.data.dataset_layout]; a bad
             ``num_frames`` or ``workers``.
     """
+    if dataset == "folder":  # a folder of your own videos, written by lifting-dfer prepare
+        from .folder import check_folder
+
+        return check_folder(root, num_frames=num_frames, decode=decode, workers=workers, progress=progress, **options)
     start = time.perf_counter()
     layout = dataset_layout(dataset, root, **options)
     num_frames = layout.num_frames if num_frames is None else num_frames
@@ -344,7 +349,8 @@ def format_report(report: DataReport, *, limit: int = 20) -> str:
         flag = "" if s.official is None or s.official == s.clips else " (!)"
         table.append([str(s.fold), s.split, f"{s.clips}{flag}", official, *(str(s.classes.get(n, 0)) for n in names)])
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines += ["", "clips and classes per split file ((!) differs from the official count):"]
+    official = any(s.official is not None for s in report.splits)
+    lines += ["", "clips and classes per split file" + (" ((!) differs from the official count):" if official else ":")]
     lines += ["| " + " | ".join(cell.rjust(w) for cell, w in zip(row, widths)) + " |" for row in table]
     lines.append("")
     if report.frames_per_clip:
@@ -402,10 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check a DFEW, FERV39k or MAFW copy before training: frame folder, clips per split against the "
         "official counts, class distribution, missing clips, empty or zero-byte frames, bad labels, repeated rows, "
         "train/test leaks, short clips, and a fingerprint of the copy. Exit status 0: usable; 1: problems (each "
-        "listed with its path); 2: usage error.",
+        "listed with its path); 2: usage error. 'folder' checks a folder written by lifting-dfer prepare (its "
+        "manifest, clip folders, classes and splits).",
     )
-    p.add_argument("dataset", choices=sorted(DATASET_LAYOUTS), help="which dataset ROOT holds")
-    p.add_argument("root", metavar="ROOT", help="the dataset folder (DFEW/, FERV39k/ or MAFW/)")
+    p.add_argument("dataset", choices=[*sorted(DATASET_LAYOUTS), "folder"], help="which dataset ROOT holds (folder: "
+                   "a folder written by lifting-dfer prepare)")  # fmt: skip
+    p.add_argument("root", metavar="ROOT", help="the dataset folder (DFEW/, FERV39k/, MAFW/ or a prepared folder)")
     p.add_argument(
         "--data-arg",
         action="append",
