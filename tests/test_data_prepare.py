@@ -202,6 +202,20 @@ def test_an_unreadable_file_is_reported_and_skipped(source, tmp_path, capsys):
     assert len(read_manifest(tmp_path / "dst")) == 12
 
 
+def test_a_run_that_finds_no_face_at_all_ends_with_an_error(tmp_path, capsys):
+    from lifting_dfer.data.synthetic_videos import landscape_frames
+
+    for k, label in enumerate(("calm", "tense")):
+        write_video(tmp_path / "src" / label / "view.mp4", landscape_frames(6, 96, 128, rng=np.random.default_rng(k)))
+    assert prep.main([str(tmp_path / "src"), str(tmp_path / "dst"), "--workers", "1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("left out, no face found on its 6 frames") == 2
+    assert (
+        captured.err.strip()
+        == f"lifting-dfer prepare: error: {tmp_path / 'dst'} holds no clip: every video was left out or unreadable"
+    )
+
+
 def test_a_full_disk_leaves_no_half_written_clip_and_a_rerun_finishes(source, tmp_path, monkeypatch, capsys):
     src, dst = tmp_path / "src", tmp_path / "dst"
     shutil.copytree(source, src)

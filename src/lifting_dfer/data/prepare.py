@@ -754,4 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report.interrupted:
         print(f"{prog}: interrupted; rerun the same command to continue", file=sys.stderr)
         return 130
+    if not report.rows:
+        print(f"{prog}: error: {report.root} holds no clip: every video was left out or unreadable", file=sys.stderr)
+        return 1
     return 1 if report.unreadable else 0
