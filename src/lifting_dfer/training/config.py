@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .._arguments import parse_key_values
 
 __all__ = [
     "DATASETS",
@@ -204,26 +205,6 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown configuration keys {unknown}")
         return cls(**dict(values))
-
-
-def parse_key_values(items: Sequence[str] | None, option: str) -> dict[str, Any]:
-    """``["dim=64", "use_issm=false", "name=x"]`` -> ``{"dim": 64, "use_issm": False, "name": "x"}`` (JSON values).
-
-    Examples:
-        >>> parse_key_values(["dim=64", "order=predict_first", "mutual=false"], "--model-arg")
-        {'dim': 64, 'order': 'predict_first', 'mutual': False}
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{option}: expected KEY=VALUE, got {item!r}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        out[key.strip()] = value
-    return out
 
 
 def _optional_float(text: str) -> float | None:
