@@ -22,8 +22,8 @@ from .errors import CommandError
 
 __all__ = ["DEFAULT_INPUT_SIZE", "checkpoint_geometry", "load_model", "resolve_device"]
 
-#: Side of the square input frames when a checkpoint records none.
 DEFAULT_INPUT_SIZE = 224
+"""Side of the square input frames when a checkpoint records none."""
 _SIZE_KEYS = ("input_size", "image_size", "img_size")
 
 
