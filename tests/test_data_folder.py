@@ -14,11 +14,11 @@ import torch
 from torchvision.io import encode_png, write_file
 
 from lifting_dfer.data import FolderDataset, check_dataset, uniform_indices
+from lifting_dfer.data.check import check_folder
 from lifting_dfer.data.check import main as check_main
 from lifting_dfer.data.folder import (
     MANIFEST_COLUMNS,
     ManifestRow,
-    check_folder,
     folder_datasets,
     folder_sampling,
     parse_manifest,

@@ -6,7 +6,7 @@ Every dataset yields ``(clip, label)`` with ``clip: (3, T0, size, size)`` float3
 """
 
 from ._io import AnnotationRow, Issue, SplitRows
-from .check import DataReport, check_dataset, dataset_layout
+from .check import DataReport, check_dataset, check_folder, dataset_layout
 from .clips import ClipDataset, check_num_classes
 from .dfew import DFEW, DFEW_CLASSES, DFEW_FRAME_SETS, DFEW_OFFICIAL_COUNTS, dfew_layout, read_dfew_split
 from .ferv39k import FERV39K_CLASSES, FERV39K_OFFICIAL_COUNTS, FERV39k, ferv39k_layout, read_ferv39k_split
@@ -48,6 +48,7 @@ __all__ = [
     "SplitRows",
     "balanced_sampler",
     "check_dataset",
+    "check_folder",
     "check_num_classes",
     "class_balanced_weights",
     "class_counts",

@@ -16,22 +16,18 @@ split may be edited in the file (a rerun of ``prepare`` keeps the rows it finds)
 [`FolderDataset`][lifting_dfer.data.FolderDataset] reads one split, sampling ``T0`` frames uniformly over each clip
 as the paper's datasets are; [`folder_sampling`][lifting_dfer.data.folder.folder_sampling] gives the frame rate
 this implies (``T0`` over the mean clip duration), which training stores in its checkpoints so that ``predict``
-windows videos at that rate. [`check_folder`][lifting_dfer.data.folder.check_folder] is ``lifting-dfer check-data
+windows videos at that rate. [`check_folder`][lifting_dfer.data.check_folder] is ``lifting-dfer check-data
 folder DST``.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 import os
 import statistics
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -45,7 +41,6 @@ __all__ = [
     "SPLITS",
     "FolderDataset",
     "ManifestRow",
-    "check_folder",
     "folder_datasets",
     "folder_sampling",
     "parse_manifest",
@@ -61,8 +56,6 @@ MANIFEST_COLUMNS = ("clip", "label", "split", "frames", "fps", "source_fps", "fa
 """Columns of ``manifest.csv``, in order."""
 SPLITS = ("train", "val", "test")
 """Split names a manifest may use."""
-
-_FINGERPRINT_VERSION = "lifting_dfer folder fingerprint 1"
 
 
 class ManifestRow(NamedTuple):
@@ -322,111 +315,3 @@ def folder_datasets(
     else:
         val = None
     return train, val, FolderDataset(root, split="test", seed=seed, **options)
-
-
-def check_folder(
-    root: str | os.PathLike,
-    *,
-    num_frames: int | None = None,
-    decode: bool = False,
-    workers: int = 8,
-    progress: bool = False,
-    **options: Any,
-):
-    """Check a prepared folder as ``lifting-dfer check-data folder DST``: a
-    [`DataReport`][lifting_dfer.data.DataReport] with the clips and classes per split, the frames per clip, problems,
-    warnings and a fingerprint.
-
-    Problems (training would fail or learn from wrong data): a malformed manifest row, a clip listed twice, a clip
-    folder that is missing or empty, zero-byte (and, with ``decode``, undecodable) frames, fewer frames than the
-    manifest says, fewer than 2 classes, a class without training clips, no test clips. Warnings: clips on which a
-    face was found on less than half of the frames, classes without validation or test clips.
-
-    The fingerprint is a SHA-256 over the manifest's bytes and the names and sizes of the frame files of every clip
-    it names, as for the paper's datasets (see [`check_dataset`][lifting_dfer.data.check_dataset]).
-    """
-    from .check import DataReport, SplitSummary, _progress, _scan_clips
-
-    start = time.perf_counter()
-    if options:
-        raise ValueError(f"the folder dataset takes no option {', '.join(sorted(options))}")
-    num_frames = 16 if num_frames is None else num_frames
-    if not isinstance(num_frames, int) or num_frames < 1:
-        raise ValueError(f"num_frames: expected a positive integer, got {num_frames!r}")
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers: expected a positive integer, got {workers!r}")
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"prepared folder {root} does not exist (or is not a folder)")
-    manifest = root / MANIFEST
-    rows, problems = parse_manifest(manifest)
-    warnings: list[Issue] = []
-    classes = folder_classes(rows)
-    splits = []
-    for split in SPLITS:
-        counts = dict.fromkeys(classes, 0)
-        for row in rows:
-            if row.split == split:
-                counts[row.label] += 1
-        splits.append(SplitSummary(1, split, MANIFEST, sum(counts.values()), None, counts))
-        empty = [name for name, n in counts.items() if n == 0]
-        if split == "train" and empty:
-            problems.append(Issue("class without training clips", f"{manifest}: no train clip of {', '.join(empty)}"))
-        elif split == "test" and not sum(counts.values()):
-            problems.append(
-                Issue("no test clips", f"{manifest}: no clip has the split test (training evaluates on it)")
-            )
-        elif empty and classes:
-            warnings.append(Issue(f"class without {split} clips", f"{manifest}: no {split} clip of {', '.join(empty)}"))
-    if len(classes) < 2:
-        found = f"one label, {classes[0]}" if classes else "no clip"
-        problems.append(Issue("fewer than 2 classes", f"{manifest} has {found}: a classifier needs at least 2 labels"))
-    for row in rows:
-        if row.face_share is not None and row.face_share < 0.5:
-            warnings.append(Issue("few faces", f"{row.clip}: a face was found on {100 * row.face_share:.0f}% of its "
-                                  f"frames (the others are centre crops); source {row.source}"))  # fmt: skip
-
-    digest = hashlib.sha256(_FINGERPRINT_VERSION.encode() + b"\n")
-    digest.update(f"manifest {hashlib.sha256(manifest.read_bytes()).hexdigest()}\n".encode())
-    folders = [root / CLIPS / row.clip for row in rows]
-    chunks = [folders[i : i + 64] for i in range(0, len(folders), 64)]
-    scan = lambda chunk: _scan_clips(chunk, decode)  # noqa: E731
-    counts, short, total_bytes = [], [], 0
-    with ThreadPoolExecutor(workers) as pool:
-        results = chain.from_iterable(pool.map(scan, chunks) if workers > 1 else map(scan, chunks))
-        for row, folder, (frames, issues) in zip(rows, folders, _progress(results, len(rows), progress)):
-            problems += issues
-            if frames is None:
-                if not issues:
-                    problems.append(Issue("missing clip", f"{folder} (named in {manifest})"))
-                digest.update(f"clip {row.clip} missing\n".encode())
-                continue
-            digest.update((f"clip {row.clip}\n" + "".join(f"{n} {s}\n" for n, s in frames)).encode())
-            total_bytes += sum(s for _, s in frames)
-            counts.append(len(frames))
-            if not frames:
-                problems.append(Issue("empty clip", f"{folder} holds no frame files"))
-            elif len(frames) < row.frames:
-                problems.append(Issue("missing frames", f"{folder} holds {len(frames)} frames, the manifest says "
-                                      f"{row.frames}"))  # fmt: skip
-            if frames and len(frames) < num_frames:
-                short.append(row.clip)
-    stats = {"min": min(counts), "median": statistics.median(counts), "max": max(counts)} if counts else {}
-    return DataReport(
-        dataset="folder",
-        root=str(root),
-        frames_dir=CLIPS,
-        frames_note=f"prepared by lifting-dfer prepare; clips listed in {MANIFEST}",
-        num_frames=num_frames,
-        decoded=decode,
-        splits=splits,
-        clips=len(rows),
-        frames=sum(counts),
-        bytes=total_bytes,
-        frames_per_clip=stats,
-        short_clips=short,
-        fingerprint="sha256:" + digest.hexdigest(),
-        problems=problems,
-        warnings=warnings,
-        seconds=time.perf_counter() - start,
-    )

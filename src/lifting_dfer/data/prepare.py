@@ -561,6 +561,36 @@ def prepare_videos(
         OSError: the manifest could not be written (the finished clip folders are kept; a rerun lists them).
     """
     workers = default_workers() if workers is None else workers
+    settings = _settings(workers, size, fps, detect_every, face_detect, keep_no_face, jpeg_quality)
+    src, dst = Path(src), Path(dst)
+    notes: list[str] = []
+    sources, copies = _read_source(src, dst, notes)
+    splits = assign_splits(sources, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    _check_detector(face_detect, size)
+    settings.update(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, source=str(src.resolve()))
+    rows = _open_destination(dst, settings)
+    todo = [s for s in sources if s.key not in {row.source for row in rows.values()}]
+    tasks = _tasks(todo, splits, rows, dst, settings)
+    report = PrepareReport(
+        dst, [], reused=len(sources) - len(todo), notes=notes, workers=min(workers, max(1, len(tasks)))
+    )
+    report.duplicates = [(a.where, b.where) for a, b in copies]
+    _execute(tasks, workers, report, rows, progress)
+    return report
+
+
+def _settings(
+    workers: int,
+    size: int,
+    fps: float | None,
+    detect_every: int | None,
+    face_detect: bool,
+    keep_no_face: bool,
+    jpeg_quality: int,
+) -> dict[str, Any]:
+    """The checked crop settings, as ``prepare.json`` records them."""
+    from ..video.decode import check_fps
+
     for name, value, low in (("workers", workers, 1), ("size", size, 16), ("jpeg_quality", jpeg_quality, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
@@ -568,28 +598,31 @@ def prepare_videos(
         raise ValueError(f"jpeg_quality: expected 0..100, got {jpeg_quality}")
     if detect_every is not None and (not isinstance(detect_every, int) or detect_every < 1):
         raise ValueError(f"detect_every: expected a positive integer, got {detect_every!r}")
-    from ..video.decode import check_fps
+    return {"format": _FORMAT, "size": size, "fps": check_fps(fps, "fps"), "detect_every": detect_every,
+            "face_detect": face_detect, "margin": _MARGIN, "jpeg_quality": jpeg_quality,
+            "keep_no_face": keep_no_face}  # fmt: skip
 
-    fps = check_fps(fps, "fps")
-    src, dst = Path(src), Path(dst)
+
+def _read_source(src: Path, dst: Path, notes: list[str]) -> tuple[list[Source], list[tuple[Source, Source]]]:
+    """The labelled videos of SRC without exact copies, and the copies; bad input raises ``ValueError``."""
     if src.is_dir() and dst.resolve().is_relative_to(src.resolve()):
         raise ValueError(
             f"DST {dst} is inside SRC {src}: its folders would be read as labels; choose a DST outside SRC"
         )
-    notes: list[str] = []
     sources = list_sources(src, notes)
     labels = sorted({s.label for s in sources})
     if len(labels) < 2:
         raise ValueError(f"{src} has a single label, {labels[0]!r}: a classifier needs at least 2 (one folder, or one "
                          "label in the CSV, per class)")  # fmt: skip
-    sources, copies = drop_copies(sources)
-    splits = assign_splits(sources, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
-    _check_detector(face_detect, size)
+    return drop_copies(sources)
 
-    settings = {"format": _FORMAT, "size": size, "fps": fps, "detect_every": detect_every, "face_detect": face_detect,
-                "margin": _MARGIN, "jpeg_quality": jpeg_quality, "keep_no_face": keep_no_face,
-                "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
-                "source": str(src.resolve())}  # fmt: skip
+
+def _open_destination(dst: Path, settings: dict[str, Any]) -> dict[str, ManifestRow]:
+    """Create DST (or check that a rerun matches it) and return the rows of its finished clips, by clip.
+
+    The manifest's rows come first (a user's edits stay), then the ``clip.json`` of finished clip folders it does not
+    list (a run stopped before writing it); partial folders of a killed run are removed.
+    """
     rows: dict[str, ManifestRow] = {}
     if dst.exists():
         if not dst.is_dir():
@@ -610,19 +643,26 @@ def prepare_videos(
         write_atomic(dst / PREPARE_RECORD, json.dumps(settings, indent=1) + "\n")
     for stale in (dst / CLIPS).glob("*/.*.partial"):  # left by a run that was killed
         shutil.rmtree(stale, ignore_errors=True)
-
     for clip, row in _finished(dst).items():
         rows.setdefault(clip, row)
-    done = {row.source for row in rows.values()}
-    todo = [s for s in sources if s.key not in done]
-    names = _unique_names(todo, set(rows) | {p.relative_to(dst / CLIPS).as_posix()
-                                              for p in (dst / CLIPS).glob("*/*")})  # fmt: skip
-    tasks = [ClipTask(str(s.video), s.label, splits[s.key], names[s.key], s.key, str(dst), size, fps, detect_every,
-                      face_detect, keep_no_face, jpeg_quality) for s in todo]  # fmt: skip
-    report = PrepareReport(
-        dst, [], reused=len(sources) - len(todo), notes=notes, workers=min(workers, max(1, len(tasks)))
-    )
-    report.duplicates = [(a.where, b.where) for a, b in copies]
+    return rows
+
+
+def _tasks(
+    todo: Sequence[Source], splits: dict[str, str], rows: dict[str, ManifestRow], dst: Path, settings: dict[str, Any]
+) -> list[ClipTask]:
+    """One task per video still to prepare, its clip named uniquely among the clips and folders of DST."""
+    taken = set(rows) | {p.relative_to(dst / CLIPS).as_posix() for p in (dst / CLIPS).glob("*/*")}
+    names = _unique_names(todo, taken)
+    return [ClipTask(str(s.video), s.label, splits[s.key], names[s.key], s.key, str(dst), settings["size"],
+                     settings["fps"], settings["detect_every"], settings["face_detect"], settings["keep_no_face"],
+                     settings["jpeg_quality"]) for s in todo]  # fmt: skip
+
+
+def _execute(
+    tasks: Sequence[ClipTask], workers: int, report: PrepareReport, rows: dict[str, ManifestRow], progress: bool
+) -> None:
+    """Run the tasks, fill ``report`` and write the manifest of every finished clip, also after a failure."""
 
     def handle(result: ClipResult) -> bool:
         report.warnings.extend(result.warnings)
@@ -649,11 +689,10 @@ def prepare_videos(
         report.seconds = time.perf_counter() - start
         report.rows = sorted(rows.values(), key=lambda r: r.clip)
         try:
-            write_manifest(dst, report.rows)
+            write_manifest(report.root, report.rows)
         except OSError as err:
-            raise OSError(f"cannot write {dst / MANIFEST}: {err.strerror or err}; the {len(rows)} finished clips are "
-                          f"kept in {dst / CLIPS} and a rerun lists them") from err  # fmt: skip
-    return report
+            raise OSError(f"cannot write {report.root / MANIFEST}: {err.strerror or err}; the {len(rows)} finished "
+                          f"clips are kept in {report.root / CLIPS} and a rerun lists them") from err  # fmt: skip
 
 
 def _check_detector(face_detect: bool, size: int) -> None:

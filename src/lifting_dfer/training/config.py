@@ -84,8 +84,9 @@ class TrainConfig:
     ``None`` means "the dataset's default" for ``num_frames`` and "a new timestamped folder under ``runs/``" for
     ``output_dir``. ``pretrained`` is ``True`` for the paper's backbone weights, a weights file or name, or
     ``None`` (from scratch). ``init`` names a model to fine-tune and ``freeze`` the parts kept fixed
-    ([`lifting_dfer.training.finetune`][lifting_dfer.training.finetune]). ``data_manifest`` is not a setting: the run fills it with the data it found (dataset,
-    frame folder, the fingerprint of ``lifting-dfer check-data``, clip and frame counts).
+    ([`lifting_dfer.training.finetune`][lifting_dfer.training.finetune]). ``data_manifest`` is not a setting: the
+    run fills it with the data it found (dataset, frame folder, the fingerprint of ``lifting-dfer check-data``, clip
+    and frame counts).
     """
 
     dataset: str = "dfew"
