@@ -244,6 +244,27 @@ def test_a_full_disk_leaves_no_half_written_clip_and_a_rerun_finishes(source, tm
     assert len(read_manifest(dst)) == 12 and len(calls) == 10
 
 
+def test_a_write_error_in_a_worker_process_stops_the_run_and_lists_every_finished_clip(source, tmp_path, monkeypatch):
+    real = prep.write_frame
+
+    def full_disk_for_one_clip(path, crop, quality):  # the workers are forked: they run this too
+        if "frown_02" in str(path) and path.name == "000004.jpg":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, crop, quality)
+
+    monkeypatch.setattr(prep, "write_frame", full_disk_for_one_clip)
+    report = prepare_videos(source, tmp_path / "dst", workers=2)
+    assert report.error.endswith("frown_02: No space left on device")
+    folders = sorted(
+        p.relative_to(tmp_path / "dst" / "clips").as_posix() for p in (tmp_path / "dst" / "clips").glob("*/*")
+    )
+    assert [r.clip for r in read_manifest(tmp_path / "dst")] == folders  # every finished clip, and no partial folder
+    assert "frown/frown_02" not in folders and len(folders) < 12
+    monkeypatch.setattr(prep, "write_frame", real)
+    again = prepare_videos(source, tmp_path / "dst", workers=2)
+    assert again.error is None and len(again.rows) == 12 and again.reused == len(folders)
+
+
 def test_a_copy_under_the_same_label_is_left_out(source, tmp_path):
     src = tmp_path / "src"
     shutil.copytree(source, src)

@@ -425,13 +425,23 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker() -> None:
-    """Each worker process runs single-threaded: one video per CPU is the parallelism."""
+_stop: Any = None  # in a worker process: the parent's multiprocessing Event that says "take no new clip"
+
+
+def _init_worker(stop: Any) -> None:
+    """Each worker process runs single-threaded (one video per CPU is the parallelism) and watches ``stop``."""
     import torch
 
+    global _stop
+    _stop = stop
     cv2 = optional_import("cv2", extra="video", package="opencv-python-headless")
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+
+
+def _pooled_clip(task: ClipTask) -> ClipResult | None:
+    """[`prepare_clip`][lifting_dfer.data.prepare.prepare_clip] in a worker, or ``None`` once the run is stopping."""
+    return None if _stop is not None and _stop.is_set() else prepare_clip(task)
 
 
 @contextlib.contextmanager
@@ -446,7 +456,11 @@ def _single_threaded() -> Iterator[None]:
 
 
 def _run(tasks: Sequence[ClipTask], workers: int, handle: Callable[[ClipResult], bool], progress: bool) -> None:
-    """Run ``prepare_clip`` on every task, ``workers`` processes at a time; ``handle`` returns False to stop."""
+    """Run ``prepare_clip`` on every task, ``workers`` processes at a time; ``handle`` returns False to stop.
+
+    On a stop (a write error) or an interruption, the clips not started are dropped and those running end (Ctrl-C
+    reaches the workers too: they remove their partial folder); clips that finished meanwhile are still handled.
+    """
     from tqdm.auto import tqdm
 
     def bar():
@@ -461,22 +475,29 @@ def _run(tasks: Sequence[ClipTask], workers: int, handle: Callable[[ClipResult],
                     return
         return
     # fork: the workers start at once with everything imported (the prepare code uses no thread before this)
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_init_worker) as pool:
-        futures = [pool.submit(prepare_clip, task) for task in tasks]
-        try:
-            with bar() as progress_bar:
-                for future in as_completed(futures):
-                    if future.cancelled():
-                        continue
-                    progress_bar.update()
-                    if not handle(future.result()):
-                        for other in futures:
-                            other.cancel()
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    stop = context.Event()
+    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(stop,))
+    futures = [pool.submit(_pooled_clip, task) for task in tasks]
+    handled = set()
+    try:
+        with bar() as progress_bar:
+            for future in as_completed(futures):
+                handled.add(future)
+                result = None if future.cancelled() else future.result()
+                progress_bar.update(result is not None)
+                if result is not None and not handle(result):
+                    stop.set()
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:  # clips that finished while the run was stopping
+            finished = future not in handled and future.done() and not future.cancelled()
+            if finished and future.exception() is None and future.result() is not None:
+                handle(future.result())
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _settings_record(dst: Path, settings: dict[str, Any]) -> None:
