@@ -139,6 +139,26 @@ def test_a_csv_gives_labels_and_splits(source, tmp_path):
     ]
 
 
+def test_videos_deeper_in_a_label_folder_are_found_and_other_files_ignored(source, tmp_path):
+    src = tmp_path / "src"
+    for label, name in (("smile", "session 2/a.mp4"), ("smile", "a.MOV"), ("frown", "b.mkv")):
+        (src / label / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / label / f"{label}_00.mp4", src / label / name)
+    (src / "smile" / "notes.txt").write_text("x")
+    (src / "smile" / ".hidden").mkdir()
+    shutil.copy(source / "smile" / "smile_01.mp4", src / "smile" / ".hidden" / "c.mp4")
+    shutil.copy(source / "frown" / "frown_01.mp4", src / "loose.mp4")
+    notes = []
+    got = [(s.label, s.key, s.name) for s in prep.list_sources(src, notes)]
+    assert got == [
+        ("frown", "frown/b.mkv", "b"),
+        ("smile", "smile/a.MOV", "a"),
+        ("smile", "smile/session 2/a.mp4", "session 2__a"),
+    ]
+    assert any("ignored 1 video(s) directly in" in n and "loose.mp4" in n for n in notes)
+    assert any("ignored 1 file(s) that are not videos" in n for n in notes)
+
+
 def test_two_workers_write_the_same_clips_as_one(prepared, source, tmp_path):
     _, dst = prepared
     report = prepare_videos(source, tmp_path / "dst", workers=2)
