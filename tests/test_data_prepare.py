@@ -23,6 +23,7 @@ if not hasattr(cv2, "CascadeClassifier"):
 
 from lifting_dfer.data import make_face_videos, prepare_videos  # noqa: E402
 from lifting_dfer.data import prepare as prep  # noqa: E402
+from lifting_dfer.data import sources as srcs  # noqa: E402
 from lifting_dfer.data.folder import read_manifest  # noqa: E402
 from lifting_dfer.data.synthetic_videos import face_frames, write_video  # noqa: E402
 from lifting_dfer.video import FaceCropper, VideoStream  # noqa: E402
@@ -96,12 +97,12 @@ def test_splits_are_stratified_by_label_and_seeded(prepared, source):
     for label in ("frown", "surprise"):  # 4 videos: round(0.6) = 1 test, then round(3 * 0.15 / 0.85) = 1 val, 2 train
         assert sorted(r.split for r in rows if r.label == label) == ["test", "train", "train", "val"]
     # the split is drawn over the videos before faces are searched (smile's 5 include the landscape left out)
-    drawn = prep.assign_splits(prep.list_sources(source), val_fraction=0.15, test_fraction=0.15, seed=0)
+    drawn = srcs.assign_splits(srcs.list_sources(source), val_fraction=0.15, test_fraction=0.15, seed=0)
     assert {r.source: r.split for r in rows} == {k: v for k, v in drawn.items() if "landscape" not in k}
-    sources = [prep.Source(Path(f"{i}.mp4"), y, None, f"{y}/{i}", str(i), "") for y in "ab" for i in range(20)]
-    first = prep.assign_splits(sources, val_fraction=0.2, test_fraction=0.2, seed=0)
-    assert first == prep.assign_splits(sources, val_fraction=0.2, test_fraction=0.2, seed=0)
-    other = prep.assign_splits(sources, val_fraction=0.2, test_fraction=0.2, seed=1)
+    sources = [srcs.Source(Path(f"{i}.mp4"), y, None, f"{y}/{i}", str(i), "") for y in "ab" for i in range(20)]
+    first = srcs.assign_splits(sources, val_fraction=0.2, test_fraction=0.2, seed=0)
+    assert first == srcs.assign_splits(sources, val_fraction=0.2, test_fraction=0.2, seed=0)
+    other = srcs.assign_splits(sources, val_fraction=0.2, test_fraction=0.2, seed=1)
     assert first != other and sorted(first.values()) == sorted(other.values())
     assert [list(first.values()).count(s) for s in ("train", "val", "test")] == [24, 8, 8]
 
@@ -149,7 +150,7 @@ def test_videos_deeper_in_a_label_folder_are_found_and_other_files_ignored(sourc
     shutil.copy(source / "smile" / "smile_01.mp4", src / "smile" / ".hidden" / "c.mp4")
     shutil.copy(source / "frown" / "frown_01.mp4", src / "loose.mp4")
     notes = []
-    got = [(s.label, s.key, s.name) for s in prep.list_sources(src, notes)]
+    got = [(s.label, s.key, s.name) for s in srcs.list_sources(src, notes)]
     assert got == [
         ("frown", "frown/b.mkv", "b"),
         ("smile", "smile/a.MOV", "a"),
