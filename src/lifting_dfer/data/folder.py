@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from ._io import Issue
-from .clips import ClipDataset, ClipTransformFn
+from .clips import ClipDataset
 from .splits import train_val_split
 
 __all__ = [
@@ -237,7 +237,8 @@ class FolderDataset(ClipDataset):
         split: ``train``, ``val`` or ``test``.
         num_frames, size: frames per clip and output side.
         train: augmentation and random temporal offsets; defaults to ``split == "train"``.
-        on_corrupt, transform, seed: see [`ClipDataset`][lifting_dfer.data.ClipDataset].
+        options: the other [`ClipDataset`][lifting_dfer.data.ClipDataset] options (``on_corrupt``, ``transform``,
+            ``seed``, ...), passed on.
 
     Raises:
         FileNotFoundError: no manifest, or a clip folder it names is missing.
@@ -252,9 +253,7 @@ class FolderDataset(ClipDataset):
         num_frames: int = 16,
         size: int = 224,
         train: bool | None = None,
-        on_corrupt: Literal["raise", "skip"] = "raise",
-        transform: ClipTransformFn | None = None,
-        seed: int | None = None,
+        **options: Any,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
@@ -287,9 +286,7 @@ class FolderDataset(ClipDataset):
             num_frames=num_frames,
             size=size,
             train=split == "train" if train is None else train,
-            on_corrupt=on_corrupt,
-            transform=transform,
-            seed=seed,
+            **options,
         )
 
     def training_sampling(self, num_frames: int | None = None):
