@@ -75,15 +75,18 @@ def test_options_given_win_over_the_checkpoint_and_init_errors_are_one_line(tmp_
     preset = init_preset(values, given={"size", "pretrained"})
     assert (preset["model"], preset["num_frames"], preset["size"], preset["pretrained"]) == ("ifdd_2dcnn", 8, 224, True)
     with pytest.raises(
-        FileNotFoundError, match=r"--init .*nothing.pt: cannot read it \(not a lifting_dfer checkpoint: no file"
+        FileNotFoundError, match=r"nothing.pt: cannot start from it \(not a lifting_dfer checkpoint: no file"
     ):
         init_checkpoint(tmp_path / "nothing.pt")
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a readable PyTorch file"):
         init_checkpoint(tmp_path / "junk.pt")
+    torch.save({"model": {"w": torch.zeros(2)}, "epoch": 3}, tmp_path / "theirs.pth")  # another code base's file
+    with pytest.raises(ValueError, match=r"theirs.pth: cannot start from it \(not a lifting_dfer checkpoint: it holds"):
+        init_checkpoint(tmp_path / "theirs.pth")
     with pytest.raises(SystemExit):
         config_from_args(["--dataset", "folder", "--data-root", str(tmp_path), "--init", str(tmp_path / "nothing.pt")])
-    assert "cannot read it" in capsys.readouterr().err
+    assert "cannot start from it" in capsys.readouterr().err
 
 
 def test_a_frozen_part_keeps_its_weights_and_batchnorm_statistics_through_training_steps():

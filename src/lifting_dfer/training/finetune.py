@@ -46,10 +46,25 @@ def _lifting_dfer_checkpoint(source: str) -> dict[str, Any]:
         raise _NotThisKind(f"no file {path}" if not path.is_dir() else f"{path} is a folder")
     try:
         return load_checkpoint(path)
-    except (ValueError, OSError):
+    except ValueError:
+        if _readable_without_format(path):  # a PyTorch file of another kind (e.g. another code base's checkpoint)
+            raise _NotThisKind("it holds no 'format' field") from None
+        raise
+    except OSError:
         raise
     except Exception as err:  # what torch's unpickler lets escape on arbitrary bytes (struct.error, KeyError, ...)
         raise ValueError(f"checkpoint {path} is not a readable PyTorch file ({type(err).__name__}: {err})") from err
+
+
+def _readable_without_format(path: Path) -> bool:
+    """Whether ``path`` loads (weights only) as a dict that has no lifting_dfer ``format`` field."""
+    import torch
+
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # unreadable: the caller's error says why
+        return False
+    return isinstance(content, Mapping) and "format" not in content
 
 
 # The kinds of model --init reads, tried in order; each returns a checkpoint dict in lifting_dfer's format (``arch``,
@@ -65,8 +80,9 @@ def init_checkpoint(source: str | os.PathLike) -> dict[str, Any]:
     Each kind in ``INIT_LOADERS`` is tried in order (today: a lifting_dfer checkpoint file).
 
     Raises:
-        FileNotFoundError: no kind reads ``source``; the message says why for each.
-        ValueError: a source of a known kind that is damaged (e.g. a truncated checkpoint).
+        FileNotFoundError: no such file (or, once other kinds exist, nothing of any kind by that name).
+        ValueError: no kind reads the file (the message says why for each), or a source of a known kind is damaged
+            (e.g. a truncated checkpoint).
     """
     reasons = []
     for kind, load in INIT_LOADERS:
@@ -74,7 +90,8 @@ def init_checkpoint(source: str | os.PathLike) -> dict[str, Any]:
             return load(os.fspath(source))
         except _NotThisKind as why:
             reasons.append(f"not {kind}: {why}")
-    raise FileNotFoundError(f"--init {source}: cannot read it ({'; '.join(reasons)})")
+    error = ValueError if os.path.exists(source) else FileNotFoundError
+    raise error(f"--init {source}: cannot start from it ({'; '.join(reasons)})")
 
 
 def _geometry(ckpt: Mapping[str, Any]) -> tuple[int | None, int | None]:
