@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lifting_dfer import LADM, LiftingAttention
+from lifting_dfer._checks import parse_pattern
 
 
 def reference_attention(block, query, context):
@@ -181,12 +182,14 @@ def test_cuda_bf16_autocast_matches_cpu():
 
 # ----------------------------------------------------------------------------------------------- layouts
 def to_layout(x, layout):
-    return rearrange(x, f"b c z h w -> {layout}")
+    """A canonical ``(b, c, z, h, w)`` tensor in ``layout``, whose frame axis is named ``z`` or ``t``."""
+    frames = "t" if "t" in {axis for group in parse_pattern(layout) for axis in group} else "z"
+    return rearrange(x, f"b c {frames} h w -> {layout}")
 
 
 @given(
     shape=clip_shapes(max_c=2, max_t=6, min_hw=1, max_hw=4),
-    layout=layouts("z"),
+    layout=st.sampled_from(["z", "t"]).flatmap(layouts),  # LADM's z, or ISSM's t for the frame axis
     order=st.sampled_from(["update_first", "predict_first"]),
     _seeded=st.random_module(),
 )
@@ -225,8 +228,12 @@ def test_token_layouts_need_no_sizes_and_folded_frames_need_num_frames():
         match=r"layout: the input cannot tell the sizes of b, z in \(b z\) of '\(b z\) \(h w\) c'; give num_frames",
     ):
         LADM(8, heads=2, layout="(b z) (h w) c")
+    with pytest.raises(
+        ValueError, match=r"layout: expected an einops pattern over the axes b, c, z, h, w \(t for z is accepted\)"
+    ):
+        LADM(8, heads=2, layout="b x h w c")
     with pytest.raises(ValueError, match="layout: expected an einops pattern over the axes b, c, z, h, w"):
-        LADM(8, heads=2, layout="b t h w c")
+        LADM(8, heads=2, layout="b t z h w c")  # the frame axis twice
 
 
 @pytest.mark.parametrize(
