@@ -4,7 +4,7 @@
 than one window). A truncated file decodes fewer frames than it declares, so at that rate it may give fewer than
 ``t0`` frames. Its decoded frames are still there: [`decoded_window`][lifting_dfer.video.truncated.decoded_window]
 samples them into one window of ``t0`` frames the way training samples a clip
-([`uniform_indices`][lifting_dfer.data.sampling.uniform_indices]: spread over the whole clip, repeated when there are
+([`uniform_indices`][lifting_dfer.data.uniform_indices]: spread over the whole clip, repeated when there are
 fewer than ``t0``), so ``predict`` and ``explain`` still give a prediction, with a warning.
 """
 
