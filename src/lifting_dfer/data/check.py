@@ -129,7 +129,8 @@ def dataset_layout(dataset: str, root: str | os.PathLike, **options: Any) -> Dat
     """The layout of ``dataset`` ("dfew", "ferv39k" or "mafw") at ``root``.
 
     ``options`` are the reader's keyword arguments (as given to ``--data-arg``): the path options (``frames_dir``,
-    ``split_dir``, ``split_file``, ``setup``, ``class_order``) are used, the others (``on_corrupt``, ...) ignored.
+    ``split_dir``, ``split_file``, ``setup``, ``class_order``, ``label_set``) are used, the others (``on_corrupt``, ...)
+    ignored.
 
     Raises:
         ValueError: an unknown dataset, or an option the reader does not take.

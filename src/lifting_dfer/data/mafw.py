@@ -121,7 +121,7 @@ def mafw_class_names(class_order: ClassOrder = "file", label_set: LabelSet = "si
 def _label_key(label: str) -> str:
     """A label as MAFW_COMPOUND_CLASSES spells it: lower case, a compound's emotions in the paper's order."""
     parts = label.lower().split("_")
-    return "_".join(sorted(parts, key=lambda e: _PAPER_ORDER.index(e))) if set(parts) <= set(_PAPER_ORDER) else label
+    return "_".join(sorted(parts, key=_PAPER_ORDER.index)) if set(parts) <= set(_PAPER_ORDER) else label
 
 
 def _fields(line: bytes) -> list[str] | None:
