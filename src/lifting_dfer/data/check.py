@@ -176,8 +176,7 @@ def check_dataset(
     """Check a dataset copy: counts, class distribution, problems, warnings and fingerprint (module docstring).
 
     Args:
-        dataset: "dfew", "ferv39k" or "mafw"; "folder" for a folder written by ``lifting-dfer prepare``
-            ([`check_folder`][lifting_dfer.data.check_folder]).
+        dataset: "dfew", "ferv39k", "mafw", or "folder" ([`check_folder`][lifting_dfer.data.check_folder]).
         root: the dataset folder.
         num_frames: the sampled length ``T0`` (default: the paper's, 16; 32 for MAFW); shorter clips are listed.
         decode: also decode every frame (slow: all frames of all clips), listing those that fail.
