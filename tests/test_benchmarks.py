@@ -185,6 +185,23 @@ def test_check_data_benchmark_writes_its_fixture_and_record(tmp_path):
     assert records[0]["frame_files"] == 12 * 16 and records[1]["frame_files"] >= 12 * 11
 
 
+def test_prepare_benchmark_times_each_worker_count_on_the_same_videos(tmp_path):
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from benchmarks import prepare
+
+    out = tmp_path / "prepare.json"
+    argv = ["--root", str(tmp_path), "--count", "3", "--seconds", "0.3", "--height", "96", "--width", "128",
+            "--workers", "1", "2", "--repeat", "2", "--json", str(out)]  # fmt: skip
+    assert prepare.main(argv) == 0
+    record = json.loads(out.read_text())
+    assert record["benchmark"] == "prepare" and record["environment"]["commit"]
+    one, two = record["results"]
+    assert (one["workers"], two["workers"], one["speedup"]) == (1, 2, 1.0)
+    assert one["clips"] == two["clips"] == 3 and one["frames"] == 3 * 8 and len(one["runs"]) == 2
+    assert two["speedup"] == pytest.approx(two["clips_per_second"] / one["clips_per_second"])
+
+
 def test_video_benchmark_runs_predict_and_its_checks_on_a_tiny_video(tmp_path, one_thread):
     from benchmarks import video
 

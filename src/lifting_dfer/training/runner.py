@@ -65,6 +65,10 @@ def build_datasets(cfg: TrainConfig, fold: int, root: Path) -> tuple[Any, Any, A
     from ..data import DFEW, MAFW, FERV39k, train_val_split
 
     common = {"num_frames": cfg.frames, "size": cfg.size, **cfg.data_args}
+    if cfg.dataset == "folder":  # your own videos, prepared by lifting-dfer prepare: its manifest gives the splits
+        from ..data.folder import folder_datasets
+
+        return folder_datasets(root, val_fraction=cfg.val_fraction, seed=cfg.seed, **common)
     if cfg.dataset == "dfew":
         make = lambda split: DFEW(root, fold=fold, split=split, seed=cfg.seed, **common)  # noqa: E731
     elif cfg.dataset == "mafw":
@@ -155,6 +159,10 @@ def _train_fold(
     train, val, test = build_datasets(cfg, fold, root)
     class_names = list(train.class_names)
     model, arch_kwargs = build_model(cfg, len(class_names))
+    if cfg.init is not None or cfg.freeze:
+        from .finetune import start_from
+
+        start_from(model, cfg, class_names, resume=resume_fold)
     seed_everything(cfg.seed + 1 + ctx.rank)  # dropout etc.: different streams per rank
     fold_label = f"fold {fold}" if DATASETS[cfg.dataset]["folds"] else "train/test split"
     logger.info(
@@ -169,7 +177,10 @@ def _train_fold(
     )
     from ..video.sampling import training_sampling  # the clips' frame rate, for predict (None: synthetic data)
 
-    sampling = training_sampling(cfg.dataset if cfg.data_root is not None else None, cfg.frames).to_dict()
+    if hasattr(train, "training_sampling"):  # a folder of your own videos: T0 over its clips' mean duration
+        sampling = train.training_sampling(cfg.frames).to_dict()
+    else:
+        sampling = training_sampling(cfg.dataset if cfg.data_root is not None else None, cfg.frames).to_dict()
     result = fit(
         model,
         train,
@@ -274,7 +285,9 @@ def record_data(cfg: TrainConfig, root: Path) -> None:
 def _fetch_backbone_weights(cfg: TrainConfig) -> None:
     """Log the backbone's starting point; download the pretrained weights now (once, before other ranks load)."""
     if cfg.pretrained is None:
-        if cfg.demo:
+        if cfg.init is not None:
+            logger.info("weights: from --init %s", cfg.init)
+        elif cfg.demo:
             logger.info("backbone: from scratch (the demo runs offline)")
         else:
             logger.warning(
