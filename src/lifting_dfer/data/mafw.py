@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from ._io import AnnotationRow, Issue, SplitRows, numbered_lines, require_dir, split_fields
-from .clips import ClipDataset, ClipTransformFn
+from .clips import ClipDataset, ClipOutput, ClipTransformFn
 from .layout import DatasetLayout
 
 __all__ = ["MAFW", "MAFW_CLASSES", "MAFW_OFFICIAL_COUNTS", "mafw_layout", "read_mafw_split"]
@@ -136,7 +136,8 @@ class MAFW(ClipDataset):
         frames_dir: frame root under ``root`` (or absolute).
         split_dir: folder holding ``set_1/`` ... ``set_5/``; default ``root/Train & Test Set/single/no_caption``.
         split_file: explicit split file, overriding the ``split_dir``/``fold``/``split`` lookup.
-        on_corrupt, transform, seed: see [`ClipDataset`][lifting_dfer.data.ClipDataset].
+        on_corrupt, transform, seed, output: see [`ClipDataset`][lifting_dfer.data.ClipDataset]
+            (``output="uint8"``: uint8 clips for [`ClipNormalize`][lifting_dfer.data.ClipNormalize] on the device).
     """
 
     def __init__(
@@ -154,6 +155,7 @@ class MAFW(ClipDataset):
         on_corrupt: Literal["raise", "skip"] = "raise",
         transform: ClipTransformFn | None = None,
         seed: int | None = None,
+        output: ClipOutput = "float",
     ) -> None:
         layout = mafw_layout(root, frames_dir=frames_dir, split_dir=split_dir, split_file=split_file)
         split_file, rows, samples = layout.load(fold, split)
@@ -173,4 +175,5 @@ class MAFW(ClipDataset):
             on_corrupt=on_corrupt,
             transform=transform,
             seed=seed,
+            output=output,
         )
