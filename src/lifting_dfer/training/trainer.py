@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..checkpoint import check_checkpoint_matches, load_checkpoint, load_model_state, save_checkpoint
 from ..loss import LiftLoss
+from ..normalization import checkpoint_normalization
 from .config import TrainConfig
 from .distributed import DistributedContext, all_gather_objects, barrier, broadcast_buffers
 from .engine import (
@@ -43,6 +44,7 @@ from .engine import (
     train_one_epoch,
 )
 from .history import MetricWriter
+from .loaders import EpochLoader, shard_loader
 from .schedule import WarmupCosine
 
 __all__ = ["FitResult", "fit", "get_rng_state", "set_rng_state", "steps_per_epoch"]
@@ -101,7 +103,13 @@ def steps_per_epoch(num_clips: int, batch_size: int, world_size: int = 1) -> int
 
 
 def _epoch_batches(
-    dataset: Dataset, cfg: TrainConfig, ctx: DistributedContext, epoch: int, start_step: int, steps: int
+    loader: EpochLoader,
+    dataset: Dataset,
+    cfg: TrainConfig,
+    ctx: DistributedContext,
+    epoch: int,
+    start_step: int,
+    steps: int,
 ) -> DataLoader:
     """The DataLoader of epoch ``epoch``, skipping the ``start_step`` batches already trained."""
     if hasattr(dataset, "set_epoch"):
@@ -111,15 +119,7 @@ def _epoch_batches(
     )
     sampler.set_epoch(epoch)
     order = list(sampler)[: steps * cfg.batch_size] if len(sampler) >= cfg.batch_size else list(sampler)
-    order = order[start_step * cfg.batch_size :]
-    return DataLoader(
-        dataset,
-        batch_size=cfg.batch_size,
-        sampler=order,
-        num_workers=cfg.num_workers,
-        pin_memory=ctx.device.type == "cuda",
-        generator=torch.Generator().manual_seed(cfg.seed * 1000003 + epoch),
-    )
+    return loader.epoch(epoch, order[start_step * cfg.batch_size :])
 
 
 def _global_summary(stats: EpochStats) -> dict[str, float]:
@@ -156,7 +156,9 @@ def fit(
         arch, arch_kwargs, class_names: stored in checkpoints so that they rebuild the model.
         ctx: the process's place in a ``torchrun`` world (default: one process on ``cfg.device``).
         resume: continue from ``folder/last.pt`` (it must exist); without it an existing ``last.pt`` is an error.
-        extra: more top-level checkpoint fields (e.g. ``fold``).
+        extra: more top-level checkpoint fields (e.g. ``fold``); its ``normalization`` (a
+            [`Normalization`][lifting_dfer.normalization.Normalization] record, ImageNet when absent) is also how
+            ``uint8`` batches are normalised on the device.
         interrupt: a [`GracefulInterrupt`][lifting_dfer.training.GracefulInterrupt] (default: a new one installed for
             the duration of the call).
 
@@ -272,6 +274,17 @@ def fit(
     own_interrupt = interrupt is None
     interrupt = interrupt or GracefulInterrupt()
     eval_bs = cfg.eval_batch_size or 2 * cfg.batch_size
+    normalization = checkpoint_normalization(extra or {})
+    train_batches = EpochLoader(
+        train_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers, device=device, seed=cfg.seed
+    )
+    val_batches = (
+        None
+        if val_set is None
+        else shard_loader(
+            val_set, batch_size=eval_bs, device=device, ctx=ctx, num_workers=cfg.num_workers, persistent=True
+        )
+    )
     epoch = start_epoch
     stats: EpochStats | None = None
     try:
@@ -280,7 +293,7 @@ def fit(
         for epoch in range(start_epoch, cfg.epochs):
             stats = partial if partial is not None and partial.epoch == epoch else EpochStats(epoch)
             partial = None
-            loader = _epoch_batches(train_set, cfg, ctx, epoch, stats.step, steps)
+            loader = _epoch_batches(train_batches, train_set, cfg, ctx, epoch, stats.step, steps)
             bar = tqdm(
                 total=steps,
                 initial=stats.step,
@@ -304,6 +317,7 @@ def fit(
                     channels_last=cfg.channels_last,
                     interrupt=interrupt,
                     progress=bar,
+                    normalization=normalization,
                 )
             finally:
                 bar.close()
@@ -323,6 +337,8 @@ def fit(
                     channels_last=cfg.channels_last,
                     progress=cfg.progress,
                     desc="val",
+                    normalization=normalization,
+                    loader=val_batches,
                 ).report
             if interrupt.requested:
                 raise TrainingInterrupted
