@@ -24,7 +24,7 @@ bash benchmarks/gpu.sh           # on a CUDA machine: benchmarks/results/gpu.jso
 python -m benchmarks.video --before-src OLD/src --backends pytorch onnxruntime
                                  # predict on real videos, ~15 min: benchmarks/results/video.json
 python -m benchmarks.deploy      # exported models per window, ~10 min: deploy-cpu.json (Deployment page)
-python -m benchmarks.loader      # training input per core and per DataLoader, ~2 min: loader.json
+python -m benchmarks.loader      # training input per core and per DataLoader, ~3 min: loader.json
 python -m benchmarks.make_docs   # this page, from benchmarks/results/*.json
 ```"""
 
@@ -392,16 +392,17 @@ def _loader_sections(rec: dict, gpus: Sequence[dict]) -> list[str]:
         if "uint8-train" in per_core and "float-before-train" in per_core:
             lines.append(
                 f"- `{m['model']}` ({m['gmacs']:.1f} forward GMACs per {m['frames']}x{m['size']}x{m['size']} clip): one "
-                f"H100 trains about **{rate:,.0f} clips/s** ({source}), which takes about "
-                f'**{rate / per_core["uint8-train"]:.0f} cores** like this one with `output="uint8"` '
-                f"({rate / per_core['float-before-train']:.0f} with the float path as it was)."
+                f"H100 trains about **{rate:,.0f} clips/s** ({source}); at this run's "
+                f"{per_core['uint8-train']:.1f} `uint8` training clips/s per core that takes about "
+                f"**{rate / per_core['uint8-train']:,.0f} cores** ({rate / per_core['float-before-train']:,.0f} at the "
+                f"{per_core['float-before-train']:.1f} clips/s of the float path as it was)."
             )
     if lines:
         out += ["Cores one H100 needs to keep training fed:", "", *lines, "",
                 f"The FLOP estimate assumes {100 * rec.get('assumed_utilisation', 0.3):.0f}% of the H100's dense bf16 "
                 f"peak ({rec.get('peak_tmacs', 494.7):.0f} TMAC/s) and a training step costing 3x the forward pass; "
-                "`benchmarks/gpu.sh` measures the rate (this line then uses it). Cores of a GPU server are faster than "
-                "this shared machine's.", ""]  # fmt: skip
+                "`benchmarks/gpu.sh` measures the rate (this line then uses it). The core count scales with the per-core "
+                "rate: a GPU server's unshared cores are faster than a loaded build machine's.", ""]  # fmt: skip
     return out
 
 
