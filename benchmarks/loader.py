@@ -432,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         rows = {r["name"]: r for r in record["per_core"]}
         rates = {(r["output"], r["workers"]): r["clips_per_s"] for r in record["loader"]}
         targets = [
-            {"name": "uint8 training item / decode_jpeg of its 16 frames (1 core)",
+            {"name": f"uint8 training item / decode_jpeg of its {args.frames} frames (1 core)",
              "value": rows["uint8-train"]["vs_decode"], "op": "<=", "threshold": FLOOR_RATIO_MAX},
             {"name": "float training item, after / before (1 core)",
              "value": rows["float-train"]["median_s"] / rows["float-before-train"]["median_s"], "op": "<=",
