@@ -4,7 +4,9 @@ Writes a DFEW layout of generated face-like JPEG frames (``Clip/clip_224x224_16f
 clip's item decodes exactly its 16 files), then measures:
 
 1. ``per_core``: one thread pinned to one CPU (``--cpu``), candidates timed interleaved
-   (``benchmarks/common.measure``) on the same 16 frames:
+   (``benchmarks/common.measure``) on the same 16 frames, by the process's CPU time (``--clock cpu``, the
+   default: what a core of its own would spend, with the time other jobs take on a shared core left out; on an
+   idle machine it equals the wall time) or the wall clock (``--clock wall``):
 
    - ``decode_jpeg``: ``torchvision.io.decode_jpeg`` of the 16 files' bytes, already in memory: the floor;
    - ``read+decode_jpeg``: the same, reading the files; ``pil``: Pillow's decoding, for comparison;
@@ -59,8 +61,8 @@ H100_BF16_MACS = 494.7e12
 ASSUMED_UTILISATION = 0.3
 #: Training costs about 3x the forward pass (forward, and a backward of about twice its cost).
 TRAIN_OVER_FORWARD = 3
-SETTINGS = ("clips", "distinct", "frames", "size", "quality", "cpu", "rounds", "min_run_time", "workers", "batch",
-            "loader_rounds", "decode_device")  # fmt: skip
+SETTINGS = ("clips", "distinct", "frames", "size", "quality", "cpu", "clock", "rounds", "min_run_time", "workers",
+            "batch", "loader_rounds", "decode_device")  # fmt: skip
 FLOOR_RATIO_MAX = 1.5  # issue 21: a uint8 training item costs at most 1.5x decoding its frames
 WORKER_SCALING_MIN = 1.6  # issue 21: 2 DataLoader workers deliver at least 1.6x the clips/s of 1
 
@@ -258,8 +260,10 @@ def per_core(root: Path, args: argparse.Namespace) -> list[dict]:
                       output=output)  # fmt: skip
             candidates[f"{output}-{mode}"] = _cycling(ds, 0)
     previous = _pin(args.cpu)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     try:
-        timings = measure(candidates, rounds=args.rounds, min_run_time=args.min_run_time, device=torch.device("cpu"))
+        timings = measure(candidates, rounds=args.rounds, min_run_time=args.min_run_time, device=torch.device("cpu"),
+                          timer=clock)  # fmt: skip
     finally:
         if previous is not None:
             os.sched_setaffinity(0, previous)
@@ -368,6 +372,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=None, help="frame and output side (default 224; 32 tiny)")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality")
     p.add_argument("--cpu", type=int, default=0, help="CPU the per-core timings are pinned to (-1: not pinned)")
+    p.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="clock of the per-core timings")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds of the per-core timings (default 3)")
     p.add_argument("--min-run-time", type=float, default=None, help="seconds per candidate and round (default 0.5)")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="DataLoader worker counts")

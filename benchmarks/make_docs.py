@@ -355,6 +355,8 @@ def _loader_sections(rec: dict, gpus: Sequence[dict]) -> list[str]:
     settings, frames = rec["settings"], rec["frames"]
     out = [_env_line(rec), ""]
     pinned = f" pinned to CPU {settings['cpu']}" if settings.get("cpu") is not None else ""
+    if settings.get("clock", "wall") == "cpu":
+        pinned += ", timed by its CPU time"
     noise = ""
     if frames.get("noise_frame_bytes"):
         noise = f"; a frame of uniform noise is {frames['noise_frame_bytes'] / 1024:.1f} KB at the same quality"
