@@ -12,8 +12,9 @@ clip's item decodes exactly its 16 files), then measures:
    - ``read+decode_jpeg``: the same, reading the files; ``pil``: Pillow's decoding, for comparison;
    - ``DFEW(..., train=True|False, output=...)[i]`` for ``output`` ``float``, ``uint8`` and ``jpeg`` (the
      workers' share of the device-decoding path: reading the files, drawing the crop and flip), and
-     ``float-before``: the float path as it was before ``output="uint8"`` (the same decoding, then the frames
-     stacked in ``(t, 3, h, w)`` order and the earlier ``ClipTransform``, kept here as ``BeforeTransform``).
+     ``float-before``: the float path as it was before ``output="uint8"`` (the same file reading and decoding,
+     the frames stacked in ``(t, 3, h, w)`` order and the earlier ``ClipTransform``: ``before_item`` and
+     ``BeforeTransform`` here).
      Each run reads the next epoch's draws (crop size, position, flip), so the figures average over crops.
 
 2. ``loader``: ``DataLoader`` clips/s with 1 and 2 worker processes (persistent, ``collate_clips``), for the
@@ -51,7 +52,7 @@ from torch import Tensor
 
 from .common import ROOT, SCHEMA, environment, measure, write_json
 
-__all__ = ["BeforeTransform", "face_frames", "main", "make_fixture"]
+__all__ = ["BeforeTransform", "before_item", "face_frames", "main", "make_fixture"]
 
 logger = logging.getLogger("benchmarks.loader")
 
@@ -174,9 +175,10 @@ def make_fixture(root: Path, *, clips: int, distinct: int, frames: int, size: in
 
 class BeforeTransform:
     """The float path before ``output="uint8"`` (``ClipTransform`` of commit 9894655), for the "no slower than
-    today" comparison: frames stacked in ``(t, 3, h, w)`` order (what ``read_clip`` returned), crop, flip,
-    ``channels_last`` copy, uint8 resize, ``.float()``, then one mixed-layout ``torch.sub`` and ``div_``. Its
-    values equal today's float path (``tests/test_benchmarks.py``)."""
+    today" comparison: crop, flip, ``channels_last`` copy, uint8 resize, ``.float()``, then one mixed-layout
+    ``torch.sub`` and ``div_``, on frames stacked in ``(t, 3, h, w)`` order as ``read_clip`` stacked them then
+    (``before_item``). Its values equal today's float path
+    (``tests/test_benchmarks.py``)."""
 
     def __init__(self, size: int, *, train: bool) -> None:
         from lifting_dfer.data import ClipTransform
@@ -187,7 +189,7 @@ class BeforeTransform:
     def __call__(self, frames: Tensor, generator: torch.Generator | None = None) -> Tensor:
         from lifting_dfer.data import crop_box
 
-        frames = frames.contiguous()  # read_clip stacked (3, h, w) frames: a transposing copy
+        frames = frames.contiguous()  # read_clip stacked (3, h, w) frames (a no-op on before_item's stack)
         draw, flip = self.today.draw(generator)
         top, left, side = crop_box(*frames.shape[-2:], draw)
         crop = frames[:, :, top : top + side, left : left + side]
@@ -205,14 +207,26 @@ class BeforeTransform:
         return out.div_(self.today._scale)
 
 
-def _cycling(dataset, index: int) -> Callable[[], None]:
-    """``dataset[index]`` with the next epoch's draws at each call."""
+def before_item(dataset, index: int) -> tuple[Tensor, int]:
+    """``dataset[index]`` as ``ClipDataset`` read it before ``output="uint8"``: every sampled frame decoded, the
+    ``(3, h, w)`` frames stacked (a transposing copy of the decoder's pixel order), then ``dataset.transform``."""
+    from lifting_dfer.data import list_frames, read_frame, uniform_indices
+
+    generator = dataset._generator(index)
+    frames = list_frames(dataset.samples[index])
+    indices = uniform_indices(len(frames), dataset.num_frames, random=dataset.train, generator=generator)
+    decoded = {i: read_frame(frames[i]) for i in dict.fromkeys(indices)}
+    return dataset.transform(torch.stack([decoded[i] for i in indices]), generator), dataset.labels[index]
+
+
+def _cycling(dataset, index: int, item: Callable = lambda dataset, index: dataset[index]) -> Callable[[], None]:
+    """``item(dataset, index)`` with the next epoch's draws at each call."""
     state = {"epoch": 0}
 
     def run() -> None:
         state["epoch"] += 1
         dataset.set_epoch(state["epoch"])
-        dataset[index]
+        item(dataset, index)
 
     return run
 
@@ -254,7 +268,7 @@ def per_core(root: Path, args: argparse.Namespace) -> list[dict]:
         mode = "train" if train else "eval"
         before = DFEW(root, fold=1, split="train", train=train, size=args.size, num_frames=args.frames, seed=0,
                       transform=BeforeTransform(args.size, train=train))  # fmt: skip
-        candidates[f"float-before-{mode}"] = _cycling(before, 0)
+        candidates[f"float-before-{mode}"] = _cycling(before, 0, before_item)
         for output in ("float", "uint8", "jpeg"):
             ds = DFEW(root, fold=1, split="train", train=train, size=args.size, num_frames=args.frames, seed=0,
                       output=output)  # fmt: skip

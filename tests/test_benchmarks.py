@@ -236,6 +236,21 @@ def test_loader_benchmark_times_each_pipeline_against_the_decode_floor(tmp_path,
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_before_item_reads_todays_float_clips(tmp_path, train):
+    from benchmarks.loader import BeforeTransform, before_item, make_fixture
+    from lifting_dfer.data import DFEW
+
+    make_fixture(tmp_path, clips=3, distinct=2, frames=4, size=24, quality=90)
+    today = DFEW(tmp_path, fold=1, split="train", train=train, num_frames=4, size=16, seed=0)
+    before = DFEW(tmp_path, fold=1, split="train", train=train, num_frames=4, size=16, seed=0,
+                  transform=BeforeTransform(16, train=train))  # fmt: skip
+    for index in range(3):
+        (x, y), (b, z) = today[index], before_item(before, index)
+        torch.testing.assert_close(b, x, rtol=0, atol=0)
+        assert y == z
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 def test_before_transform_computes_todays_float_clips(train):
     from benchmarks.loader import BeforeTransform
     from lifting_dfer.data import ClipTransform
