@@ -22,7 +22,16 @@ from .frames import (
     read_jpeg_bytes,
 )
 from .layout import DatasetLayout
-from .mafw import MAFW, MAFW_CLASSES, MAFW_OFFICIAL_COUNTS, mafw_layout, read_mafw_split
+from .mafw import (
+    MAFW,
+    MAFW_CLASS_ORDERS,
+    MAFW_CLASSES,
+    MAFW_COMPOUND_CLASSES,
+    MAFW_OFFICIAL_COUNTS,
+    mafw_class_names,
+    mafw_layout,
+    read_mafw_split,
+)
 from .sampler import balanced_sampler, class_balanced_weights, class_counts
 from .sampling import uniform_indices
 from .splits import stratified_split, train_val_split
@@ -41,6 +50,8 @@ __all__ = [
     "IMAGENET_STD",
     "MAFW",
     "MAFW_CLASSES",
+    "MAFW_CLASS_ORDERS",
+    "MAFW_COMPOUND_CLASSES",
     "MAFW_OFFICIAL_COUNTS",
     "SYNTHETIC_DYNAMICS",
     "AnnotationRow",
@@ -67,6 +78,7 @@ __all__ = [
     "dfew_layout",
     "ferv39k_layout",
     "list_frames",
+    "mafw_class_names",
     "mafw_layout",
     "make_synthetic_dfew",
     "natural_key",
