@@ -73,8 +73,12 @@ _SYNTHETIC_ROOT = os.path.join("runs", "synthetic_dfew")
 
 RESUME_OVERRIDABLE = frozenset(
     {"device", "num_workers", "progress", "tensorboard", "compile", "output_dir", "resume", "eval_batch_size"}
+    | {"data_output"}
 )
-"""Settings a resumed run may change (they do not alter the computation on the CPU)."""
+"""Settings a resumed run may change (they do not alter the computation on the CPU; ``data_output="jpeg"``
+resizes in float, which moves pixel values by less than one grey level)."""
+
+DATA_OUTPUTS = ("uint8", "float", "jpeg")
 
 
 @dataclass
@@ -114,6 +118,7 @@ class TrainConfig:
     select_metric: str = "uar"
     seed: int = 0
     num_workers: int = 4
+    data_output: str = "uint8"
     device: str = "auto"
     amp: str = "auto"
     compile: bool = False
@@ -182,6 +187,8 @@ class TrainConfig:
             raise ValueError(f"amp: expected auto, bf16, fp16 or none, got {self.amp!r}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers: expected >= 0, got {self.num_workers}")
+        if self.data_output not in DATA_OUTPUTS:
+            raise ValueError(f"data_output: expected one of {', '.join(DATA_OUTPUTS)}, got {self.data_output!r}")
         if self.synthetic_clips_per_class < 5:
             raise ValueError(
                 f"synthetic_clips_per_class: expected >= 5 (5 folds), got {self.synthetic_clips_per_class}"
@@ -284,6 +291,13 @@ def _data_arguments(g: argparse._ArgumentGroup, d: TrainConfig, dataset: str | N
         help="part of the training split held out for model selection (4:1)",
     )
     g.add_argument("--num-workers", type=int, default=d.num_workers, help="DataLoader worker processes")
+    g.add_argument(
+        "--data-output",
+        choices=DATA_OUTPUTS,
+        default=d.data_output,
+        help="what the workers deliver: uint8 clips normalised on the device, float clips normalised in the "
+        "workers, or the JPEG files undecoded, decoded on the device in batches (for GPUs with few CPU cores)",
+    )
     g.add_argument("--demo", action="store_true", help="force the synthetic CPU demo preset")
     g.add_argument("--synthetic-root", default=_SYNTHETIC_ROOT, help="where the synthetic DFEW is written (demo)")
     g.add_argument(

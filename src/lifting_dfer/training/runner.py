@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..normalization import IMAGENET
 from .config import DATASETS, RESUME_OVERRIDABLE, TrainConfig, config_from_args
 from .distributed import DistributedContext, barrier, broadcast_object, cleanup_distributed, setup_distributed
 from .engine import autocast_dtype, evaluate
@@ -64,7 +65,7 @@ def build_datasets(cfg: TrainConfig, fold: int, root: Path) -> tuple[Any, Any, A
     """``(train, val, test)`` of ``fold``: the official training split divided 4:1 (stratified) and the test split."""
     from ..data import DFEW, MAFW, FERV39k, train_val_split
 
-    common = {"num_frames": cfg.frames, "size": cfg.size, **cfg.data_args}
+    common = {"num_frames": cfg.frames, "size": cfg.size, "output": cfg.data_output, **cfg.data_args}
     if cfg.dataset == "folder":  # your own videos, prepared by lifting-dfer prepare: its manifest gives the splits
         from ..data.folder import folder_datasets
 
@@ -192,7 +193,7 @@ def _train_fold(
         class_names=class_names,
         ctx=ctx,
         resume=resume_fold,
-        extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling},
+        extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling, "normalization": IMAGENET.to_dict()},
     )
 
     from ..checkpoint import load_checkpoint, load_model_state
@@ -211,6 +212,7 @@ def _train_fold(
         num_workers=cfg.num_workers,
         progress=cfg.progress,
         desc="test",
+        normalization=IMAGENET,
     ).report
     summary = {
         "fold": fold,
