@@ -116,9 +116,11 @@ def test_authors_test_transform_scales_to_unit_and_normalises_for_other_models()
 def test_clip_transform_follows_the_augment_setting_and_the_normalization():
     assert isinstance(clip_transform(TrainConfig(augment="authors", size=32), train=True, normalization=UNIT),
                       AuthorsAugment)  # fmt: skip
-    default = clip_transform(TrainConfig(size=32), train=False, normalization=UNIT)
     frames = torch.full((2, 3, 32, 32), 255, dtype=torch.uint8)
-    torch.testing.assert_close(default(frames), torch.ones(3, 2, 32, 32))
+    floats = clip_transform(TrainConfig(size=32, data_output="float"), train=False, normalization=UNIT)
+    torch.testing.assert_close(floats(frames), torch.ones(3, 2, 32, 32))  # scaled, in the model's normalisation
+    raw = clip_transform(TrainConfig(size=32, augment="authors"), train=False, normalization=UNIT)  # uint8 items
+    assert torch.equal(raw(frames), frames.permute(1, 0, 2, 3))  # normalised later, on the device
 
 
 # ------------------------------------------------------------------------------------------------ schedule

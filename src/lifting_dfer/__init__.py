@@ -9,6 +9,7 @@ for their checkpoints ([`lifting_dfer.authors`][lifting_dfer.authors]). Datasets
 [`lifting_dfer.data`][lifting_dfer.data] and [`lifting_dfer.metrics`][lifting_dfer.metrics].
 """
 
+from ._version import __version__ as __version__
 from .authors import ifdd_3dvit_authors, load_authors_checkpoint
 from .baseline import MLPBaseline
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -20,8 +21,6 @@ from .ladm import LADM, LiftingAttention
 from .loss import LiftLoss
 from .models import baseline_2dcnn, baseline_3dvit, create_model, ifdd_2dcnn, ifdd_3dvit, list_models
 from .pyramid import PyramidAggregation
-
-__version__ = "0.1.0"
 
 __all__ = [
     "IFDD",

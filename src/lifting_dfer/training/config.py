@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._arguments import parse_key_values
 from .recipes import RECIPES
 
 __all__ = [
@@ -43,6 +43,7 @@ DATASETS: dict[str, dict[str, Any]] = {
     "dfew": {"folds": (1, 2, 3, 4, 5), "num_frames": 16, "num_classes": 7},
     "ferv39k": {"folds": None, "num_frames": 16, "num_classes": 7},
     "mafw": {"folds": (1, 2, 3, 4, 5), "num_frames": 32, "num_classes": 11},
+    "folder": {"folds": None, "num_frames": 16, "num_classes": None},  # lifting-dfer prepare: classes from its labels
 }
 """Per-dataset facts: folds (``None`` for one train/test split), default frames per clip, classes."""
 
@@ -83,9 +84,12 @@ _CHOICES = {
 
 RESUME_OVERRIDABLE = frozenset(
     {"device", "num_workers", "progress", "tensorboard", "compile", "output_dir", "resume", "eval_batch_size"}
-    | {"test_clips"}
+    | {"data_output", "test_clips"}
 )
-"""Settings a resumed run may change (they do not alter the computation on the CPU)."""
+"""Settings a resumed run may change (they do not alter the computation on the CPU; ``data_output="jpeg"``
+resizes in float, which moves pixel values by less than one grey level)."""
+
+DATA_OUTPUTS = ("uint8", "float", "jpeg")
 
 
 @dataclass
@@ -94,8 +98,10 @@ class TrainConfig:
 
     ``None`` means "the dataset's default" for ``num_frames`` and "a new timestamped folder under ``runs/``" for
     ``output_dir``. ``pretrained`` is ``True`` for the paper's backbone weights, a weights file or name, or
-    ``None`` (from scratch). ``data_manifest`` is not a setting: the run fills it with the data it found (dataset,
-    frame folder, the fingerprint of ``lifting-dfer check-data``, clip and frame counts).
+    ``None`` (from scratch). ``init`` names a model to fine-tune and ``freeze`` the parts kept fixed
+    ([`lifting_dfer.training.finetune`][lifting_dfer.training.finetune]). ``data_manifest`` is not a setting: the
+    run fills it with the data it found (dataset, frame folder, the fingerprint of ``lifting-dfer check-data``, clip
+    and frame counts).
     """
 
     dataset: str = "dfew"
@@ -105,6 +111,8 @@ class TrainConfig:
     model: str = "ifdd_2dcnn"
     model_args: dict[str, Any] = field(default_factory=dict)
     pretrained: str | bool | None = None
+    init: str | None = None
+    freeze: list[str] = field(default_factory=list)
     num_frames: int | None = None
     size: int = 224
     epochs: int = 100
@@ -129,6 +137,7 @@ class TrainConfig:
     select_metric: str = "uar"
     seed: int = 0
     num_workers: int = 4
+    data_output: str = "uint8"
     device: str = "auto"
     amp: str = "auto"
     compile: bool = False
@@ -146,6 +155,8 @@ class TrainConfig:
         # absolute data paths, so that a run can be resumed or evaluated from another working directory
         if self.data_root is not None:
             self.data_root = os.path.abspath(self.data_root)
+        if self.init is not None and os.path.exists(self.init):
+            self.init = os.path.abspath(self.init)
         self.synthetic_root = os.path.abspath(self.synthetic_root)
         self.validate()
 
@@ -208,6 +219,8 @@ class TrainConfig:
             raise ValueError(f"amp: expected auto, bf16, fp16 or none, got {self.amp!r}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers: expected >= 0, got {self.num_workers}")
+        if self.data_output not in DATA_OUTPUTS:
+            raise ValueError(f"data_output: expected one of {', '.join(DATA_OUTPUTS)}, got {self.data_output!r}")
         if self.synthetic_clips_per_class < 5:
             raise ValueError(
                 f"synthetic_clips_per_class: expected >= 5 (5 folds), got {self.synthetic_clips_per_class}"
@@ -238,26 +251,6 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown configuration keys {unknown}")
         return cls(**dict(values))
-
-
-def parse_key_values(items: Sequence[str] | None, option: str) -> dict[str, Any]:
-    """``["dim=64", "use_issm=false", "name=x"]`` -> ``{"dim": 64, "use_issm": False, "name": "x"}`` (JSON values).
-
-    Examples:
-        >>> parse_key_values(["dim=64", "order=predict_first", "mutual=false"], "--model-arg")
-        {'dim': 64, 'order': 'predict_first', 'mutual': False}
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{option}: expected KEY=VALUE, got {item!r}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        out[key.strip()] = value
-    return out
 
 
 def _optional_float(text: str) -> float | None:
@@ -295,13 +288,26 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         epilog=_demo_epilog(),
         formatter_class=_HelpFormatter,
     )
-    g = p.add_argument_group("data")
+    _data_arguments(p.add_argument_group("data"), d, dataset)
+    _model_arguments(p.add_argument_group("model"), d)
+    _optimisation_arguments(p.add_argument_group("optimisation (paper protocol)"), d)
+    _recipe_arguments(
+        p.add_argument_group("recipe (--recipe authors sets the authors' values; explicit options win)"), d
+    )
+    _hardware_arguments(p.add_argument_group("hardware"), d)
+    _output_arguments(p.add_argument_group("outputs"), d)
+    return p
+
+
+def _data_arguments(g: argparse._ArgumentGroup, d: TrainConfig, dataset: str | None) -> None:
+    """Which dataset, fold and clips (or the synthetic demo)."""
     g.add_argument("--dataset", choices=sorted(DATASETS), default=dataset or d.dataset, help="dataset")
     g.add_argument(
         "--data-root",
         default=None,
         metavar="DIR",
-        help="dataset folder (DFEW/, FERV39k/ or MAFW/); omit for the synthetic CPU demo",
+        help="dataset folder (DFEW/, FERV39k/, MAFW/, or a folder written by lifting-dfer prepare for --dataset "
+        "folder); omit for the synthetic CPU demo",
     )
     g.add_argument(
         "--data-arg",
@@ -320,6 +326,13 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         help="part of the training split held out for model selection (4:1)",
     )
     g.add_argument("--num-workers", type=int, default=d.num_workers, help="DataLoader worker processes")
+    g.add_argument(
+        "--data-output",
+        choices=DATA_OUTPUTS,
+        default=d.data_output,
+        help="what the workers deliver: uint8 clips normalised on the device, float clips normalised in the "
+        "workers, or the JPEG files undecoded, decoded on the device in batches (for GPUs with few CPU cores)",
+    )
     g.add_argument("--demo", action="store_true", help="force the synthetic CPU demo preset")
     g.add_argument("--synthetic-root", default=_SYNTHETIC_ROOT, help="where the synthetic DFEW is written (demo)")
     g.add_argument(
@@ -329,7 +342,9 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         help="size of the synthetic DFEW (demo)",
     )
 
-    g = p.add_argument_group("model")
+
+def _model_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """Which model, its builder overrides and backbone weights."""
     g.add_argument(
         "--model", default=d.model, help="ifdd_2dcnn, ifdd_3dvit, baseline_2dcnn, baseline_3dvit or ifdd_3dvit_authors"
     )
@@ -348,8 +363,24 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         "downloaded into the timm / torchvision cache on first use; used whenever --data-root is given), "
         "'none' (from scratch, as the synthetic demo trains), a weights file, or a timm / torchvision weights name",
     )
+    g.add_argument(
+        "--init",
+        default=None,
+        metavar="CKPT",
+        help="fine-tune: start from every weight of this lifting_dfer checkpoint but a classifier whose class count "
+        "differs; --model, --model-arg, --num-frames and --size default to the checkpoint's, no backbone download",
+    )
+    g.add_argument(
+        "--freeze",
+        action="append",
+        default=[],
+        metavar="PART",
+        help="keep a part of the model fixed (no gradient, eval mode), e.g. backbone; repeatable (default: none)",
+    )
 
-    g = p.add_argument_group("optimisation (paper protocol)")
+
+def _optimisation_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """The optimisation of the paper's protocol (AdamW, warm-up then cosine) and the model selection."""
     g.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
     g.add_argument(
         "--warmup-epochs",
@@ -373,7 +404,17 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         default=d.select_metric,
         help="what the best checkpoint maximises: validation UAR or WAR, or minus the training loss",
     )
-    g = p.add_argument_group("recipe (--recipe authors sets the authors' values; explicit options win)")
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seed of the train/val split, the clip order, crops and flips, and the weights",
+    )
+
+
+def _recipe_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """The recipe (``--recipe authors``: [`lifting_dfer.training.recipes`][lifting_dfer.training.recipes]) and its
+    settings, and multi-clip testing."""
     g.add_argument(
         "--recipe",
         choices=_CHOICES["recipe"],
@@ -394,14 +435,10 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     g.add_argument(
         "--test-clips", type=int, default=d.test_clips, help="temporal views per test video, logits averaged"
     )
-    g.add_argument(
-        "--seed",
-        type=int,
-        default=d.seed,
-        help="seed of the train/val split, the clip order, crops and flips, and the weights",
-    )
 
-    g = p.add_argument_group("hardware")
+
+def _hardware_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """Where and in which precision it runs."""
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
     g.add_argument(
         "--amp",
@@ -412,7 +449,9 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
     g.add_argument("--channels-last", action="store_true", help="channels-last memory format (2D CNN on GPU)")
 
-    g = p.add_argument_group("outputs")
+
+def _output_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """The run folder, resuming, progress and logs."""
     g.add_argument(
         "--output-dir", default=None, metavar="DIR", help="run folder (default: runs/<dataset>-<model>-<timestamp>)"
     )
@@ -424,7 +463,6 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     )
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars")
-    return p
 
 
 def _explicit(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> set[str]:
@@ -448,7 +486,8 @@ def config_from_args(argv: Sequence[str] | None = None, *, dataset: str | None =
     options given.
 
     The demo preset applies when ``--demo`` is given or no ``--data-root`` is (then the dataset must be DFEW,
-    whose layout the synthetic data copies); explicit options override the preset.
+    whose layout the synthetic data copies); explicit options override the preset. With ``--init``, the model
+    settings not given come from that checkpoint ([`init_preset`][lifting_dfer.training.finetune.init_preset]).
     """
     parser = build_parser(dataset)
     args = parser.parse_args(argv)
@@ -481,6 +520,13 @@ def config_from_args(argv: Sequence[str] | None = None, *, dataset: str | None =
         for key, value in DEMO_PRESET.items():
             if key not in given:
                 values[key] = value
+    if values["init"] is not None:  # the architecture of the checkpoint to fine-tune, unless given
+        from .finetune import init_preset
+
+        try:
+            values = init_preset(values, given)
+        except (FileNotFoundError, ValueError) as err:
+            parser.error(str(err))
     try:
         config = TrainConfig(**values)
     except ValueError as err:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from einops import rearrange
@@ -124,16 +124,23 @@ class AuthorsAugment:
 
     Called as a [`ClipDataset`][lifting_dfer.data.ClipDataset] transform: ``transform(frames, generator)``, with the
     random draws made from ``generator`` when one is given (torchvision's transforms draw from torch's global RNG,
-    which is forked and seeded from it), so a seeded dataset replays its epochs.
+    which is forked and seeded from it), so a seeded dataset replays its epochs. ``output="uint8"`` stops before
+    the scaling: the uint8 clip is normalised on the device ([`ClipNormalize`][lifting_dfer.data.ClipNormalize]),
+    with the same values.
 
     Shape:
-        - frames: ``(t, 3, h, w)`` uint8 -> ``(3, t, size, size)`` float32
+        - frames: ``(t, 3, h, w)`` uint8 -> ``(3, t, size, size)`` float32 (or uint8)
     """
 
-    def __init__(self, size: int = 224, *, train: bool = True, normalization: Normalization = UNIT) -> None:
+    def __init__(
+        self, size: int = 224, *, train: bool = True, normalization: Normalization = UNIT,
+        output: Literal["float", "uint8"] = "float",
+    ) -> None:  # fmt: skip
         from torchvision.transforms import v2
 
-        self.size, self.train, self.normalization = size, train, normalization
+        if output not in ("float", "uint8"):
+            raise ValueError(f"output: expected 'float' or 'uint8', got {output!r}")
+        self.size, self.train, self.normalization, self.output = size, train, normalization, output
         if train:
             self.transform = v2.Compose([
                 v2.RandomHorizontalFlip(0.5),
@@ -156,6 +163,8 @@ class AuthorsAugment:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
                 out = self.transform(frames)
+        if self.output == "uint8":
+            return rearrange(out, "t c h w -> c t h w").contiguous()
         clip = rearrange(out.float().div(255).clamp(0, 1), "t c h w -> c t h w")
         if self.normalization != UNIT:
             clip = (clip - self._mean) / self._std
@@ -252,9 +261,11 @@ def make_scheduler(cfg: Any, optimizer: Optimizer, steps_per_epoch: int, world_s
 
 
 def clip_transform(cfg: Any, *, train: bool, normalization: Normalization) -> Any:
-    """The clip transform of ``cfg.augment`` for a dataset split, ending in the model's ``normalization``."""
+    """The clip transform of ``cfg.augment`` for a dataset split, giving ``cfg.data_output`` items: uint8, or floats
+    in the model's ``normalization``."""
     from ..data.transforms import ClipTransform
 
+    output = "uint8" if cfg.data_output == "uint8" else "float"
     if cfg.augment == "authors":
-        return AuthorsAugment(cfg.size, train=train, normalization=normalization)
-    return ClipTransform(cfg.size, train=train, mean=normalization.mean, std=normalization.std)
+        return AuthorsAugment(cfg.size, train=train, normalization=normalization, output=output)
+    return ClipTransform(cfg.size, train=train, mean=normalization.mean, std=normalization.std, output=output)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..normalization import IMAGENET, Normalization
 from .config import DATASETS, RESUME_OVERRIDABLE, TrainConfig, config_from_args
 from .distributed import DistributedContext, barrier, broadcast_object, cleanup_distributed, setup_distributed
 from .engine import autocast_dtype, evaluate
@@ -64,14 +65,18 @@ def build_datasets(cfg: TrainConfig, fold: int, root: Path) -> tuple[Any, Any, A
     """``(train, val, test)`` of ``fold``: the official training split divided 4:1 (stratified) and the test split."""
     from ..data import DFEW, MAFW, FERV39k, train_val_split
 
-    common = {"num_frames": cfg.frames, "size": cfg.size, **cfg.data_args}
+    common = {"num_frames": cfg.frames, "size": cfg.size, "output": cfg.data_output, **cfg.data_args}
+    transforms = _transforms(cfg)
+    if cfg.dataset == "folder":  # your own videos, prepared by lifting-dfer prepare: its manifest gives the splits
+        from ..data.folder import folder_datasets
+
+        return folder_datasets(root, val_fraction=cfg.val_fraction, seed=cfg.seed, **common)
     if cfg.dataset == "dfew":
         make = lambda split, **kw: DFEW(root, fold=fold, split=split, seed=cfg.seed, **common, **kw)  # noqa: E731
     elif cfg.dataset == "mafw":
         make = lambda split, **kw: MAFW(root, fold=fold, split=split, seed=cfg.seed, **common, **kw)  # noqa: E731
     else:
         make = lambda split, **kw: FERV39k(root, split=split, seed=cfg.seed, **common, **kw)  # noqa: E731
-    transforms = _transforms(cfg)
     try:
         train_full, test = make("train", **transforms(True)), make("test", **transforms(False))
     except TypeError as err:  # an unknown --data-arg
@@ -86,14 +91,19 @@ def build_datasets(cfg: TrainConfig, fold: int, root: Path) -> tuple[Any, Any, A
 
 def _transforms(cfg: TrainConfig):
     """``train -> {"transform": ...}`` for the datasets: the default ``ClipTransform`` (``{}``) unless the recipe's
-    augmentation or the model's input normalisation differ from the paper's."""
+    augmentation differs from the paper's, or the items are normalised floats and the model's input normalisation
+    is not ImageNet's (uint8 and JPEG items are normalised on the device with the run's)."""
     from ..models import input_normalization
-    from ..normalization import IMAGENET
     from .recipes import clip_transform
 
     normalization = input_normalization(cfg.model)
-    if cfg.augment == "crop_flip" and normalization == IMAGENET:
+    if cfg.augment == "crop_flip" and (cfg.data_output != "float" or normalization == IMAGENET):
         return lambda train: {}
+    if cfg.data_output == "jpeg" or cfg.dataset == "folder":
+        raise ValueError(
+            f"--augment {cfg.augment}: needs decoded frames of DFEW, FERV39k or MAFW; use --data-output uint8 or "
+            f"float (got --data-output {cfg.data_output}, --dataset {cfg.dataset})"
+        )
     return lambda train: {"transform": clip_transform(cfg, train=train, normalization=normalization)}
 
 
@@ -178,6 +188,10 @@ def _train_fold(
     train, val, test = build_datasets(cfg, fold, root)
     class_names = list(train.class_names)
     model, arch_kwargs = build_model(cfg, len(class_names))
+    if cfg.init is not None or cfg.freeze:
+        from .finetune import start_from
+
+        start_from(model, cfg, class_names, resume=resume_fold)
     seed_everything(cfg.seed + 1 + ctx.rank)  # dropout etc.: different streams per rank
     fold_label = f"fold {fold}" if DATASETS[cfg.dataset]["folds"] else "train/test split"
     logger.info(
@@ -192,7 +206,10 @@ def _train_fold(
     )
     from ..video.sampling import training_sampling  # the clips' frame rate, for predict (None: synthetic data)
 
-    sampling = training_sampling(cfg.dataset if cfg.data_root is not None else None, cfg.frames).to_dict()
+    if hasattr(train, "training_sampling"):  # a folder of your own videos: T0 over its clips' mean duration
+        sampling = train.training_sampling(cfg.frames).to_dict()
+    else:
+        sampling = training_sampling(cfg.dataset if cfg.data_root is not None else None, cfg.frames).to_dict()
     result = fit(
         model,
         train,
@@ -223,6 +240,7 @@ def _train_fold(
         num_workers=cfg.num_workers,
         progress=cfg.progress,
         desc="test",
+        normalization=Normalization.from_dict(_normalization(cfg)),
         views=cfg.test_clips,
     ).report
     summary = {
@@ -298,7 +316,9 @@ def record_data(cfg: TrainConfig, root: Path) -> None:
 def _fetch_backbone_weights(cfg: TrainConfig) -> None:
     """Log the backbone's starting point; download the pretrained weights now (once, before other ranks load)."""
     if cfg.pretrained is None:
-        if cfg.demo:
+        if cfg.init is not None:
+            logger.info("weights: from --init %s", cfg.init)
+        elif cfg.demo:
             logger.info("backbone: from scratch (the demo runs offline)")
         else:
             logger.warning(

@@ -109,6 +109,8 @@ class VideoStream:
     Args:
         path: the video file.
         fps: output frame rate (``None``: the stream's own rate).
+        threads: FFmpeg decoding threads (``None``: FFmpeg's choice, about one per CPU; 1 in a pool of worker
+            processes, each on one core).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -116,8 +118,9 @@ class VideoStream:
             iterating) a decoding error or no frame at all.
     """
 
-    def __init__(self, path: str | os.PathLike, *, fps: float | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, *, fps: float | None = None, threads: int | None = None) -> None:
         self.path = Path(path)
+        self.threads = threads
         requested = check_fps(fps)
         self._av = optional_import("av", extra="video")
         self._container = _open_container(self._av, self.path)
@@ -150,6 +153,8 @@ class VideoStream:
     def _decoded(self) -> Iterator[tuple[float | None, object]]:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
+        if self.threads is not None:
+            stream.thread_count = self.threads
         try:
             for frame in self._container.decode(stream):
                 self.decoded += 1
@@ -170,11 +175,16 @@ class VideoStream:
             raise ValueError(f"cannot read video {self.path}: no frame could be decoded")
         self._warn_if_truncated()
 
-    def _warn_if_truncated(self) -> None:
+    @property
+    def ended_early(self) -> bool:
+        """Decoding stopped well before the declared length (a truncated or damaged file); read once iterated."""
         declared = self.info.declared_frames
-        if declared is None or self.decoded >= declared - max(2, 0.02 * declared):
+        return declared is not None and self.decoded < declared - max(2, 0.02 * declared)
+
+    def _warn_if_truncated(self) -> None:
+        if not self.ended_early:
             return
-        fps = self.info.source_fps
+        declared, fps = self.info.declared_frames, self.info.source_fps
         warnings.warn(
             f"{self.path}: the file ended early: decoded {self.decoded} of the {declared} frames it declares "
             f"({self.decoded / fps:.1f} s of {declared / fps:.1f} s); it may be truncated or damaged",
