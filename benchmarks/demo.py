@@ -70,10 +70,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "demo.json")
     p.add_argument("extra", nargs="*", help="more options for the demo (after --), e.g. -- --epochs 2")
     args = p.parse_args(argv)
+    env = environment(torch.device("cpu"))  # before the run: the commit and files as they were when it started
+    env["threads"] = args.threads or torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="lifting_dfer_demo_") as tmp:
         run = run_demo(Path(tmp), threads=args.threads, extra=args.extra)
-    env = environment(torch.device("cpu"))
-    env["threads"] = args.threads or torch.get_num_threads()
     record = {"schema": SCHEMA, "kind": "demo", "tiny": bool(args.extra), "env": env, **run}
     write_json(record, args.out)
     print("\n".join(run["stdout"]))
