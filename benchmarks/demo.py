@@ -49,15 +49,15 @@ def run_demo(folder: Path, *, threads: int | None, extra: Sequence[str] = ()) ->
     lines = [line.replace(here + os.sep, "").replace(here, ".") for line in proc.stdout.splitlines()]
     fold = folder / "runs" / "demo" / "fold1"
     epochs = [json.loads(line) for line in (fold / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    test = json.loads((fold / "test_metrics.json").read_text())
+    summary = json.loads((fold / "test_metrics.json").read_text())["summary"]
     return {
         "command": ["python", *COMMAND, *extra],
         "stdout": lines,
         "wall_s": wall,
         "epoch_s": [e["epoch_seconds"] for e in epochs],
-        "best_epoch": next(e["best_epoch"] for e in reversed(epochs)),
-        "test_uar": test["uar"],
-        "test_war": test["war"],
+        "best_epoch": summary["best_epoch"],
+        "test_uar": summary["test_uar"],
+        "test_war": summary["test_war"],
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
     }

@@ -378,14 +378,13 @@ def _summary(runs: Sequence[dict], videos: Sequence[dict], gpus: Sequence[dict],
         )
     if machines:
         out.append(
-            "The records come from these machines: " + "; ".join(machines) + ". Compare ratios within one record, "
-            "not figures across records."
+            "- **Machines**: " + "; ".join(machines) + ". Compare ratios within one record, not figures across records."
         )
     out.append(
-        "GPU: "
-        + (f"{len(gpus)} record(s), below." if gpus else "no record yet: every figure on this page is from a CPU.")
+        "- **GPU**: "
+        + (f"{len(gpus)} record(s), below." if gpus else "no record yet; every figure on this page is from a CPU.")
     )
-    return [" ".join(out), ""]
+    return [*out, ""]
 
 
 PUBLIC_VIDEO = (
@@ -471,6 +470,8 @@ def main(argv: Sequence[str] | None = None) -> str:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")
+    if args.results.resolve() != (ROOT / "benchmarks" / "results").resolve():
+        return text  # the pages quote the repository's records, not these
     figures = render_figures(args.results)
     for page in PAGES:
         old = page.read_text(encoding="utf-8")
