@@ -51,7 +51,7 @@ def run_demo(folder: Path, *, threads: int | None, extra: Sequence[str] = ()) ->
     epochs = [json.loads(line) for line in (fold / "metrics.jsonl").read_text().splitlines() if line.strip()]
     summary = json.loads((fold / "test_metrics.json").read_text())["summary"]
     return {
-        "command": ["python", *COMMAND, *extra],
+        "command": ["python", *COMMAND, "--no-progress", *extra],
         "stdout": lines,
         "wall_s": wall,
         "epoch_s": [e["epoch_seconds"] for e in epochs],

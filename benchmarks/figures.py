@@ -60,7 +60,9 @@ def demo_output(r: Mapping[str, dict]) -> str:
     if "demo.json" not in r:
         return _block(NO_DEMO_RECORD)
     rec = r["demo.json"]
-    return _block("```text\n$ " + " ".join(rec["command"]) + "\n" + "\n".join(rec["stdout"]) + "\n```")
+    threads = f"OMP_NUM_THREADS={rec['env']['threads']} " if "--threads" in rec["env"]["argv"] else ""
+    command = threads + " ".join(rec["command"])
+    return _block("```text\n$ " + command + "\n" + "\n".join(rec["stdout"]) + "\n```")
 
 
 def demo_run_time(r: Mapping[str, dict]) -> str:
