@@ -7,6 +7,7 @@ Layers (drop into any video model): [`interpolate_frames`][lifting_dfer.interpol
 [`lifting_dfer.data`][lifting_dfer.data] and [`lifting_dfer.metrics`][lifting_dfer.metrics].
 """
 
+from ._version import __version__ as __version__
 from .baseline import MLPBaseline
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .heads import AttentionPool, ConcatMLPHead
@@ -17,8 +18,6 @@ from .ladm import LADM, LiftingAttention
 from .loss import LiftLoss
 from .models import baseline_2dcnn, baseline_3dvit, create_model, ifdd_2dcnn, ifdd_3dvit, list_models
 from .pyramid import PyramidAggregation
-
-__version__ = "0.1.0"
 
 __all__ = [
     "IFDD",
