@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import timm
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
@@ -57,6 +56,8 @@ class MobileNetV2Features(MultiscaleBackbone):
         model_name: str = "mobilenetv2_100",
         pretrained: str | os.PathLike | None = None,
     ) -> None:
+        import timm  # here, not at module level: `import lifting_dfer` and the layers do not need timm
+
         net = timm.create_model(model_name, pretrained=False, num_classes=0)
         info = [net.feature_info[i] for i in out_indices]
         super().__init__(
