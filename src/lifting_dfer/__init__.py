@@ -3,9 +3,16 @@
 Layers (drop into any video model): [`interpolate_frames`][lifting_dfer.interpolate_frames],
 [`ISSM`][lifting_dfer.ISSM], [`LADM`][lifting_dfer.LADM], [`PyramidAggregation`][lifting_dfer.PyramidAggregation],
 [`LiftLoss`][lifting_dfer.LiftLoss]. Full models: [`IFDD`][lifting_dfer.IFDD], [`ifdd_2dcnn`][lifting_dfer.ifdd_2dcnn],
-[`ifdd_3dvit`][lifting_dfer.ifdd_3dvit] and the baselines. Datasets and metrics live in
-[`lifting_dfer.data`][lifting_dfer.data] and [`lifting_dfer.metrics`][lifting_dfer.metrics].
+[`ifdd_3dvit`][lifting_dfer.ifdd_3dvit] and the baselines. Trained models: [`save_pretrained`][lifting_dfer.save_pretrained],
+[`from_pretrained`][lifting_dfer.from_pretrained], [`push_to_hub`][lifting_dfer.push_to_hub]. Datasets and metrics live
+in [`lifting_dfer.data`][lifting_dfer.data] and [`lifting_dfer.metrics`][lifting_dfer.metrics].
+
+Importing the package and using the layers loads neither timm nor torchvision; the backbones import them when a model
+is built.
 """
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _metadata_version
 
 from .baseline import MLPBaseline
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -16,9 +23,13 @@ from .issm import ISSM, LazyISSM
 from .ladm import LADM, LiftingAttention
 from .loss import LiftLoss
 from .models import baseline_2dcnn, baseline_3dvit, create_model, ifdd_2dcnn, ifdd_3dvit, list_models
+from .pretrained import from_pretrained, push_to_hub, save_pretrained
 from .pyramid import PyramidAggregation
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata_version("lifting_dfer")  # one source: the version in pyproject.toml, as installed
+except PackageNotFoundError:  # the source tree on sys.path without an install (a torch.hub clone)
+    __version__ = "0+unknown"
 
 __all__ = [
     "IFDD",
@@ -35,11 +46,14 @@ __all__ = [
     "baseline_2dcnn",
     "baseline_3dvit",
     "create_model",
+    "from_pretrained",
     "ifdd_2dcnn",
     "ifdd_3dvit",
     "interpolate_frames",
     "list_models",
     "load_checkpoint",
     "model_from_checkpoint",
+    "push_to_hub",
     "save_checkpoint",
+    "save_pretrained",
 ]

@@ -64,13 +64,23 @@ class ExportResult(NamedTuple):
 
 
 def default_output(checkpoint: str | os.PathLike, format: Format) -> Path:
-    """``CKPT`` with its suffix replaced: ``run/best.pt`` -> ``run/best.onnx`` or ``run/best.torchscript``.
+    """``CKPT`` with its suffix replaced: ``run/best.pt`` -> ``run/best.onnx`` or ``run/best.torchscript``; a folder
+    of [`save_pretrained`][lifting_dfer.save_pretrained] gets the suffix added beside it, a Hub repository id
+    ``owner/name`` gives ``name.onnx`` in the current folder.
 
     Examples:
         >>> default_output("runs/best.pt", "torchscript").as_posix()
         'runs/best.torchscript'
+        >>> default_output("hf-hub:owner/ifdd_2dcnn-dfew", "onnx").as_posix()
+        'ifdd_2dcnn-dfew.onnx'
     """
-    return Path(checkpoint).with_suffix(_SUFFIX[format])
+    from ..pretrained import is_pretrained_source
+
+    path = Path(checkpoint)
+    if is_pretrained_source(checkpoint):
+        folder = path if path.is_dir() else Path(path.name)
+        return folder.parent / f"{folder.name}{_SUFFIX[format]}"
+    return path.with_suffix(_SUFFIX[format])
 
 
 def _versions(format: Format) -> dict[str, str]:
