@@ -415,7 +415,8 @@ def config_from_args(argv: Sequence[str] | None = None, *, dataset: str | None =
         if values["data_root"] is None and values["dataset"] != "dfew":
             parser.error(
                 f"--data-root is required for {values['dataset']}: the synthetic demo has DFEW's layout "
-                "(run examples/train_dfew.py without arguments for the demo)"
+                "(lifting-dfer train --demo runs the demo, as examples/train_dfew.py without arguments does; the "
+                "examples/ folder is in the source repository and the sdist, not in the installed wheel)"
             )
         values["demo"] = True
         for key, value in DEMO_PRESET.items():
