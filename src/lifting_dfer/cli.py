@@ -23,6 +23,7 @@ import importlib
 import json
 import logging
 import math
+import os
 import pickle
 import sys
 import warnings
@@ -53,7 +54,7 @@ def _device(name: str) -> torch.device:
     return device
 
 
-def load_model(path: str | Path, *, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
+def load_model(path: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild the model stored in a ``lifting_dfer`` checkpoint; ``(model, checkpoint dict)``.
 
     A folder written by [`save_pretrained`][lifting_dfer.save_pretrained] or a Hub repository id loads through

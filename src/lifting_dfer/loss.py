@@ -67,8 +67,9 @@ class LiftLoss(nn.Module):
 
     def forward(self, y_s: Tensor, x: Tensor) -> Tensor:
         y_s, sizes = check_input(y_s, "b c z h w", "y_s")
-        pins = {"b": sizes["b"], "c": sizes["c"], "t": 2 * sizes["z"], "h": sizes["h"], "w": sizes["w"]}
-        x, _ = check_input(x, "b c t h w", "x", **pins)
+        x, _ = check_input(
+            x, "b c t h w", "x", b=sizes["b"], c=sizes["c"], t=2 * sizes["z"], h=sizes["h"], w=sizes["w"]
+        )
         trend = x.unflatten(2, (sizes["z"], 2)).mean(3)  # AvgPool_t2: frame pairs (2i, 2i + 1)
         residual = (y_s - trend).mean(dim=[_AXES[d] for d in self.dims])  # Eq. 8
         if self.reduction == "mean" and residual.numel() == 0:  # an empty batch: nothing to penalise

@@ -30,7 +30,7 @@ import functools
 import inspect
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from torch import nn
 
@@ -64,15 +64,16 @@ _PAPER_WEIGHTS = {
 _MOBILENET_KEYS = ("frame_stride", "out_indices", "model_name")
 _MVIT_KEYS = ("depths", "out_stages", "stochastic_depth_prob")
 
-_Builder = TypeVar("_Builder", bound=Callable[..., nn.Module])
+_P = ParamSpec("_P")
+_M = TypeVar("_M", bound=nn.Module)
 
 
-def _register(fn: _Builder) -> _Builder:
+def _register(fn: Callable[_P, _M]) -> Callable[_P, _M]:
     """Add ``fn`` to the registry; the models it builds record ``lifting_dfer_config`` (module docstring)."""
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
-    def build(*args: Any, **kwargs: Any) -> nn.Module:
+    def build(*args: _P.args, **kwargs: _P.kwargs) -> _M:
         model = fn(*args, **kwargs)
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
@@ -80,11 +81,16 @@ def _register(fn: _Builder) -> _Builder:
         overrides = arguments.pop("overrides", {})
         arch_kwargs = {**arguments, **overrides}
         arch_kwargs.pop("pretrained", None)  # the backbone's starting weights; a saved model holds all its weights
-        model.lifting_dfer_config = {"arch": fn.__name__, "arch_kwargs": arch_kwargs}
+        record_config(model, {"arch": fn.__name__, "arch_kwargs": arch_kwargs})
         return model
 
     _BUILDERS[fn.__name__] = build
-    return build  # type: ignore[return-value]  # same signature: functools.wraps keeps fn's
+    return build
+
+
+def record_config(model: nn.Module, config: dict[str, Any]) -> None:
+    """Set ``model.lifting_dfer_config`` (a plain attribute: not in the state dict, kept by ``copy.deepcopy``)."""
+    vars(model)["lifting_dfer_config"] = config  # what nn.Module.__setattr__ does for a plain value
 
 
 def _split(overrides: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -309,7 +309,7 @@ def _hub_files(
                 repo_id,
                 filename,
                 revision=revision,
-                cache_dir=cache_dir,
+                cache_dir=cache,
                 local_files_only=local_files_only,
                 token=token,
                 library_name="lifting_dfer",
@@ -354,7 +354,7 @@ def load_pretrained(
     import safetensors
     import safetensors.torch
 
-    from .models import create_model
+    from .models import create_model, record_config
 
     text = os.fspath(name_or_path)
     folder = Path(text)
@@ -388,7 +388,7 @@ def load_pretrained(
     except (safetensors.SafetensorError, OSError) as err:
         raise ValueError(f"{weights_path} is not a readable safetensors file (corrupt or truncated?): {err}") from err
     load_model_state(model, {**checked, "state_dict": state}, source=f"{WEIGHTS_NAME} of {source}")
-    model.lifting_dfer_config = dict(checked)
+    record_config(model, dict(checked))
     return model.eval(), {**config, **checked}
 
 
@@ -499,4 +499,4 @@ def push_to_hub(
             revision=revision,
             create_pr=create_pr,
         )
-    return cast("CommitInfo", result)  # a Future only with run_as_future=True
+    return result

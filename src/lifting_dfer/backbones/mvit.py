@@ -87,7 +87,8 @@ class MViTFeatures(MultiscaleBackbone):
         stochastic_depth_prob: float = 0.2,
         pretrained: str | os.PathLike | None = None,
     ) -> None:
-        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+        size = (height, width)
         depths, out_stages = tuple(depths), tuple(out_stages)
         if len(depths) != 4 or any(not 1 <= d <= full for d, full in zip(depths, _STAGE_BLOCKS)):
             raise ValueError(f"depths: expected 4 block counts in 1..{_STAGE_BLOCKS} per stage, got {depths}")

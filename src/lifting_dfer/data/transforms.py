@@ -107,7 +107,7 @@ class ClipTransform:
         random_crop_box(1, 1, scale=crop_scale, generator=torch.Generator())  # validates crop_scale
         self.size = size
         self.train = train
-        self.crop_scale = tuple(crop_scale)
+        self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
         self.flip_p = flip_p
         # Normalise uint8 values directly: (x / 255 - mean) / std == (x - 255 mean) / (255 std).
         self._shift = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1) * 255.0

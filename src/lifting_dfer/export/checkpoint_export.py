@@ -182,6 +182,7 @@ def export_checkpoint(
     )
     sidecar = write_sidecar(metadata, path)
 
+    exported: Callable[[Tensor], object]
     if format == "onnx":
         with warnings.catch_warnings():  # "never verified": that is what happens next
             warnings.simplefilter("ignore", UserWarning)
@@ -219,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     meta = result.metadata
     kind = f"ONNX opset {meta.opset}" if meta.model_format == "onnx" else "TorchScript"
     size_mb = result.path.stat().st_size / 2**20
-    batches = " and ".join(str(n) for n in meta.verification["batch_sizes"])
+    batches = " and ".join(str(n) for n in (meta.verification or {}).get("batch_sizes", []))
     status = "ok" if result.max_abs_diff <= PARITY_TOLERANCE else f"ABOVE the tolerance {PARITY_TOLERANCE:g}"
     print(
         f"{meta.arch} from {args.checkpoint}: {len(meta.class_names)} classes, {meta.num_frames} frames at "

@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ class FitResult:
 
 def get_rng_state(device: torch.device) -> dict[str, Any]:
     """torch (CPU and ``device``'s CUDA), Python and NumPy RNG states, as weights-only-loadable values."""
-    _, keys, pos, has_gauss, cached = np.random.get_state()
+    _, keys, pos, has_gauss, cached = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state(legacy=True))
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
@@ -106,7 +106,7 @@ def _epoch_batches(
     """The DataLoader of epoch ``epoch``, skipping the ``start_step`` batches already trained."""
     if hasattr(dataset, "set_epoch"):
         dataset.set_epoch(epoch)
-    sampler = DistributedSampler(
+    sampler: DistributedSampler[Any] = DistributedSampler(
         dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=cfg.seed, drop_last=False
     )
     sampler.set_epoch(epoch)
@@ -174,7 +174,7 @@ def fit(
     last_path, best_path = folder / "last.pt", folder / "best.pt"
     device = ctx.device
     class_names = list(class_names)
-    val_set = val_set if val_set is not None and len(val_set) > 0 else None
+    val_set = val_set if val_set is not None and len(cast(Sized, val_set)) > 0 else None
     if resume and not last_path.is_file():
         raise FileNotFoundError(f"cannot resume: {last_path} does not exist (the run never finished an epoch?)")
     if not resume and last_path.exists():
@@ -187,7 +187,7 @@ def fit(
     if cfg.channels_last:
         to_channels_last(raw)
     optimizer = torch.optim.AdamW(raw.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = steps_per_epoch(len(train_set), cfg.batch_size, ctx.world_size)
+    steps = steps_per_epoch(len(cast(Sized, train_set)), cfg.batch_size, ctx.world_size)
     scheduler = WarmupCosine(
         optimizer,
         total_steps=cfg.epochs * steps,
@@ -238,7 +238,7 @@ def fit(
     train_model: nn.Module = raw
     eval_model: nn.Module = raw
     if cfg.compile:
-        train_model = eval_model = torch.compile(raw)
+        train_model = eval_model = cast(nn.Module, torch.compile(raw))  # an OptimizedModule for a module
     if ctx.distributed:
         ddp_ids = [device.index] if device.type == "cuda" else None
         train_model = nn.parallel.DistributedDataParallel(train_model, device_ids=ddp_ids)
@@ -345,7 +345,7 @@ def fit(
                 "epoch_seconds": round(stats.seconds, 3),
             }
             history.append(record)
-            if ctx.is_main:
+            if ctx.is_main and writer is not None:  # the writer exists on the main rank only
                 if improved:
                     save_checkpoint(
                         best_path,
