@@ -29,9 +29,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from lifting_dfer.checkpoint import model_from_checkpoint, save_checkpoint
-from lifting_dfer.cli import checkpoint_geometry
 from lifting_dfer.cli import main as cli
 from lifting_dfer.data import DFEW, DFEW_CLASSES, make_synthetic_dfew, synthetic_clip
+from lifting_dfer.loading import checkpoint_geometry
 from lifting_dfer.metrics import classification_report
 from lifting_dfer.models import create_model
 from lifting_dfer.training import main as train

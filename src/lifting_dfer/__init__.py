@@ -11,9 +11,7 @@ Importing the package and using the layers loads neither timm nor torchvision; t
 is built.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _metadata_version
-
+from ._version import __version__ as __version__
 from .baseline import MLPBaseline
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .heads import AttentionPool, ConcatMLPHead
@@ -25,11 +23,6 @@ from .loss import LiftLoss
 from .models import baseline_2dcnn, baseline_3dvit, create_model, ifdd_2dcnn, ifdd_3dvit, list_models
 from .pretrained import from_pretrained, push_to_hub, save_pretrained
 from .pyramid import PyramidAggregation
-
-try:
-    __version__ = _metadata_version("lifting_dfer")  # one source: the version in pyproject.toml, as installed
-except PackageNotFoundError:  # the source tree on sys.path without an install (a torch.hub clone)
-    __version__ = "0+unknown"
 
 __all__ = [
     "IFDD",

@@ -31,6 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._version import __version__
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "atomic_save",
@@ -149,8 +151,6 @@ def save_checkpoint(
     clash = sorted(set(extra) & set(_RESERVED))
     if clash:
         raise ValueError(f"extra keys {clash} are reserved checkpoint fields; rename them")
-    from . import __version__
-
     ckpt = {
         "format": CHECKPOINT_FORMAT,
         "arch": arch,

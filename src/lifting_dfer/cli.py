@@ -23,80 +23,16 @@ import importlib
 import json
 import logging
 import math
-import os
-import pickle
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
-import torch
+from .errors import CommandError
+from .loading import DEFAULT_INPUT_SIZE, checkpoint_geometry, load_model
 
+# load_model and checkpoint_geometry live in lifting_dfer.loading, CommandError in lifting_dfer.errors: the command
+# line only parses and dispatches. They stay importable from here.
 __all__ = ["build_parser", "checkpoint_geometry", "load_model", "main"]
-
-DEFAULT_INPUT_SIZE = 224
-_SIZE_KEYS = ("input_size", "image_size", "img_size")
-
-
-class CommandError(ValueError):
-    """A user error that the command reports in one line (exit status 2)."""
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise CommandError(f"--device: {err}") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CommandError(f"--device {name}: CUDA is not available on this machine")
-    return device
-
-
-def load_model(path: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model stored in a ``lifting_dfer`` checkpoint; ``(model, checkpoint dict)``.
-
-    A folder written by [`save_pretrained`][lifting_dfer.save_pretrained] or a Hub repository id loads through
-    [`load_pretrained`][lifting_dfer.pretrained.load_pretrained] (its config in place of the checkpoint dict).
-
-    [`model_from_checkpoint`][lifting_dfer.model_from_checkpoint] raises ``FileNotFoundError`` / ``ValueError`` naming
-    the file and the reason (not a checkpoint, weights of another model, unknown model); errors that escape
-    ``torch.load`` on arbitrary bytes become a ``ValueError`` here too.
-    """
-    from .checkpoint import model_from_checkpoint
-    from .pretrained import is_pretrained_source, load_pretrained
-
-    if is_pretrained_source(path):  # a folder written by save_pretrained, or a Hugging Face Hub repository id
-        model, config = load_pretrained(path)
-        return model.to(device).eval(), config
-    path = Path(path)
-    try:
-        model, ckpt = model_from_checkpoint(path, map_location="cpu")
-    except (KeyError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as err:  # torch.load's own errors
-        raise CommandError(
-            f"cannot use checkpoint {path}: not a readable PyTorch file ({type(err).__name__}: {err})"
-        ) from err
-    return model.to(device).eval(), ckpt
-
-
-def checkpoint_geometry(ckpt: dict) -> tuple[int, int]:
-    """``(num_frames, input_size)`` the checkpoint's model expects (``input_size`` defaults to 224).
-
-    ``num_frames`` comes from ``arch_kwargs`` (builder default 16); the size from the checkpoint's
-    ``input_size`` entry, else from ``arch_kwargs`` (``input_size``, ``image_size`` or ``img_size``).
-    """
-    arch_kwargs = ckpt.get("arch_kwargs") or {}
-    num_frames = int(arch_kwargs.get("num_frames", 16))
-    size = ckpt.get("input_size")
-    for key in _SIZE_KEYS:
-        size = arch_kwargs.get(key) if size is None else size
-    size = DEFAULT_INPUT_SIZE if size is None else size
-    if isinstance(size, (tuple, list)):
-        if len(set(size)) != 1:
-            raise CommandError(f"checkpoint: predict needs a square input size, got {tuple(size)}")
-        size = size[0]
-    return num_frames, int(size)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -215,7 +151,7 @@ def _add_video_arguments(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lifting-dfer`` (exposed for the docs and for tests)."""
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(prog="lifting-dfer", description="IFDD dynamic facial expression recognition.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from ._version import __version__
 from .backbones.hub import WeightsUnavailableError
 from .checkpoint import load_checkpoint, load_model_state, unwrap_model
 from .normalization import IMAGENET, Normalization
@@ -235,8 +236,6 @@ def save_pretrained(
     }
     raw, state = _config_of(model_or_checkpoint, overrides)
     config = {"format": PRETRAINED_FORMAT, **_checked(raw, "save_pretrained")}
-    from . import __version__
-
     config["versions"] = {"lifting_dfer": str(__version__), "torch": str(torch.__version__)}
     try:
         text = json.dumps(config, indent=2, default=_json_value, allow_nan=False)
@@ -298,8 +297,6 @@ def _hub_files(
     import huggingface_hub
     import huggingface_hub.constants
     from huggingface_hub.utils import EntryNotFoundError
-
-    from . import __version__
 
     cache = Path(cache_dir) if cache_dir is not None else Path(huggingface_hub.constants.HF_HUB_CACHE)
     files = []

@@ -34,7 +34,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from ._optional import optional_import
-from .video import clip_to_frames
+from .normalization import clip_to_frames
 
 __all__ = [
     "GradCAM",

@@ -34,6 +34,8 @@ from typing import BinaryIO, Literal, NamedTuple
 
 import torch
 
+from .._version import __version__
+
 __all__ = ["ChecksumError", "WeightsSource", "WeightsUnavailableError", "resolve_weights", "weights_source"]
 
 logger = logging.getLogger(__name__)
@@ -156,8 +158,6 @@ class _KeepRedirectHeaders(urllib.request.HTTPRedirectHandler):
 
 def _open(url: str) -> tuple[BinaryIO, list[Message]]:
     """Open ``url`` (http(s) or file); the response and the headers of every response on the way, final last."""
-    from .. import __version__
-
     redirects = _KeepRedirectHeaders()
     request = urllib.request.Request(url, headers={"User-Agent": f"lifting_dfer/{__version__}"})
     response = urllib.request.build_opener(redirects).open(request, timeout=_TIMEOUT_S)

@@ -39,6 +39,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .._arguments import parse_key_values
 from ._io import AnnotationRow, Issue, SplitRows, overlap_warning
 from .dfew import DFEW, dfew_layout
 from .ferv39k import FERV39k, ferv39k_layout
@@ -435,8 +436,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``lifting-dfer check-data``: exit 0 usable, 1 problems found, 2 usage error."""
-    from ..training.config import parse_key_values
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

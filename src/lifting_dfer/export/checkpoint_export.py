@@ -24,7 +24,9 @@ import torch
 from torch import Tensor, nn
 
 from .._optional import optional_import
+from .._version import __version__
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..loading import checkpoint_geometry, load_model
 from .exporters import DEFAULT_OPSET, export_onnx, export_torchscript
 from .runtime import OnnxRuntimeClassifier, _first_line
 from .sidecar import PARITY_TOLERANCE, ExportMetadata, file_sha256, write_sidecar
@@ -84,8 +86,6 @@ def default_output(checkpoint: str | os.PathLike, format: Format) -> Path:
 
 
 def _versions(format: Format) -> dict[str, str]:
-    from .. import __version__
-
     versions = {"lifting_dfer": str(__version__), "torch": str(torch.__version__)}
     for package in ("onnx", "onnxscript") if format == "onnx" else ():
         versions[package] = importlib_metadata.version(package)
@@ -129,8 +129,6 @@ def export_checkpoint(
             rebuild, an output path that is the checkpoint itself, or bad sizes.
         ImportError: the ``onnx`` extra is missing (ONNX only).
     """
-    from ..cli import checkpoint_geometry, load_model
-
     if format not in _SUFFIX:
         raise ValueError(f"format: expected 'onnx' or 'torchscript', got {format!r}")
     checkpoint = Path(checkpoint)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .._arguments import parse_key_values
 
 __all__ = [
     "DATASETS",
@@ -206,26 +207,6 @@ class TrainConfig:
         return cls(**dict(values))
 
 
-def parse_key_values(items: Sequence[str] | None, option: str) -> dict[str, Any]:
-    """``["dim=64", "use_issm=false", "name=x"]`` -> ``{"dim": 64, "use_issm": False, "name": "x"}`` (JSON values).
-
-    Examples:
-        >>> parse_key_values(["dim=64", "order=predict_first", "mutual=false"], "--model-arg")
-        {'dim': 64, 'order': 'predict_first', 'mutual': False}
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{option}: expected KEY=VALUE, got {item!r}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        out[key.strip()] = value
-    return out
-
-
 def _optional_float(text: str) -> float | None:
     return None if text.lower() in ("none", "off", "0") else float(text)
 
@@ -261,7 +242,16 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         epilog=_demo_epilog(),
         formatter_class=_HelpFormatter,
     )
-    g = p.add_argument_group("data")
+    _data_arguments(p.add_argument_group("data"), d, dataset)
+    _model_arguments(p.add_argument_group("model"), d)
+    _optimisation_arguments(p.add_argument_group("optimisation (paper protocol)"), d)
+    _hardware_arguments(p.add_argument_group("hardware"), d)
+    _output_arguments(p.add_argument_group("outputs"), d)
+    return p
+
+
+def _data_arguments(g: argparse._ArgumentGroup, d: TrainConfig, dataset: str | None) -> None:
+    """Which dataset, fold and clips (or the synthetic demo)."""
     g.add_argument("--dataset", choices=sorted(DATASETS), default=dataset or d.dataset, help="dataset")
     g.add_argument(
         "--data-root",
@@ -295,7 +285,9 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         help="size of the synthetic DFEW (demo)",
     )
 
-    g = p.add_argument_group("model")
+
+def _model_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """Which model, its builder overrides and backbone weights."""
     g.add_argument("--model", default=d.model, help="ifdd_2dcnn, ifdd_3dvit, baseline_2dcnn or baseline_3dvit")
     g.add_argument(
         "--model-arg",
@@ -313,7 +305,9 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         "'none' (from scratch, as the synthetic demo trains), a weights file, or a timm / torchvision weights name",
     )
 
-    g = p.add_argument_group("optimisation (paper protocol)")
+
+def _optimisation_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """The optimisation of the paper's protocol (AdamW, warm-up then cosine) and the model selection."""
     g.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
     g.add_argument(
         "--warmup-epochs",
@@ -344,7 +338,9 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
         help="seed of the train/val split, the clip order, crops and flips, and the weights",
     )
 
-    g = p.add_argument_group("hardware")
+
+def _hardware_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """Where and in which precision it runs."""
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
     g.add_argument(
         "--amp",
@@ -355,7 +351,9 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
     g.add_argument("--channels-last", action="store_true", help="channels-last memory format (2D CNN on GPU)")
 
-    g = p.add_argument_group("outputs")
+
+def _output_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
+    """The run folder, resuming, progress and logs."""
     g.add_argument(
         "--output-dir", default=None, metavar="DIR", help="run folder (default: runs/<dataset>-<model>-<timestamp>)"
     )
@@ -367,7 +365,6 @@ def build_parser(dataset: str | None = None) -> argparse.ArgumentParser:
     )
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars")
-    return p
 
 
 def _explicit(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> set[str]:

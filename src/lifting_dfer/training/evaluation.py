@@ -65,6 +65,40 @@ def _stored_config(ckpt: dict[str, Any]) -> TrainConfig:
     return TrainConfig(num_frames=kwargs.get("num_frames"), size=int(ckpt.get("input_size", 224)))
 
 
+def _evaluation_config(
+    ckpt: dict[str, Any],
+    *,
+    dataset: str | None,
+    data_root: str | os.PathLike | None,
+    data_args: dict[str, Any] | None,
+    fold: int | None,
+    device: str,
+    amp: str,
+) -> TrainConfig:
+    """The checkpoint's training config with what this evaluation changes: the data, the fold, the hardware, and
+    the clip geometry of the checkpoint's model."""
+    cfg = _stored_config(ckpt)
+    changes: dict[str, Any] = {
+        "fold": str(fold if fold is not None else ckpt.get("fold", 1)),
+        "device": device,
+        "amp": amp,
+    }
+    if dataset is not None and dataset != cfg.dataset:
+        changes["dataset"] = dataset
+    if data_root is not None:
+        changes["data_root"] = str(data_root)
+    elif "dataset" in changes:
+        raise ValueError(
+            f"--data-root is needed to evaluate on {dataset} (the checkpoint was trained on {cfg.dataset})"
+        )
+    if data_args:
+        changes["data_args"] = {**cfg.data_args, **data_args}
+    arch_kwargs = ckpt["arch_kwargs"]
+    changes["num_frames"] = int(arch_kwargs.get("num_frames", cfg.frames))
+    changes["size"] = int(ckpt.get("input_size", arch_kwargs.get("image_size", cfg.size)))
+    return TrainConfig.from_dict({**cfg.to_dict(), **changes})
+
+
 def evaluate_checkpoint(
     checkpoint: str | os.PathLike,
     *,
@@ -97,26 +131,9 @@ def evaluate_checkpoint(
     ctx = ctx or setup_distributed(device)
     checkpoint = Path(checkpoint)
     model, ckpt = model_from_checkpoint(checkpoint, map_location="cpu")
-    cfg = _stored_config(ckpt)
-    changes: dict[str, Any] = {
-        "fold": str(fold if fold is not None else ckpt.get("fold", 1)),
-        "device": device,
-        "amp": amp,
-    }
-    if dataset is not None and dataset != cfg.dataset:
-        changes["dataset"] = dataset
-    if data_root is not None:
-        changes["data_root"] = str(data_root)
-    elif "dataset" in changes:
-        raise ValueError(
-            f"--data-root is needed to evaluate on {dataset} (the checkpoint was trained on {cfg.dataset})"
-        )
-    if data_args:
-        changes["data_args"] = {**cfg.data_args, **data_args}
-    arch_kwargs = ckpt["arch_kwargs"]
-    changes["num_frames"] = int(arch_kwargs.get("num_frames", cfg.frames))
-    changes["size"] = int(ckpt.get("input_size", arch_kwargs.get("image_size", cfg.size)))
-    cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
+    cfg = _evaluation_config(
+        ckpt, dataset=dataset, data_root=data_root, data_args=data_args, fold=fold, device=device, amp=amp
+    )
     root = dataset_root(cfg, ctx)
     train, val, test = build_datasets(cfg, cfg.folds[0], root)
     data = {"test": test, "val": val, "train": train}[split]

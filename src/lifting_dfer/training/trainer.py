@@ -1,5 +1,10 @@
 """``fit``: train one model on one (train, val) split with checkpoints, per-epoch logs and exact resume.
 
+``fit`` is the recipe, each step a function of this module: set up the model, optimiser and schedule (``_set_up``),
+pick up an earlier run (``_resume``), then for each epoch train (``_train``), validate (``_validate``), select and
+save the best epoch (``_select``, ``best.pt``), log (``_log``) and checkpoint for a later resume (``_end_epoch``);
+Ctrl-C or SIGTERM stops it after the current step (``_save_interrupted``).
+
 Files in ``folder`` (rank 0 writes them):
 
 - ``last.pt``: everything needed to continue (weights, optimizer, schedule, AMP scaler, the RNG states of every
@@ -16,6 +21,7 @@ metrics as an uninterrupted one, bit for bit; on CUDA up to the nondeterminism o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -32,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from ..checkpoint import check_checkpoint_matches, load_checkpoint, load_model_state, save_checkpoint
 from ..loss import LiftLoss
 from .config import TrainConfig
-from .distributed import DistributedContext, all_gather_objects, barrier, broadcast_buffers
+from .distributed import DistributedContext, all_gather_objects, barrier, broadcast_buffers, resolve_device
 from .engine import (
     EpochStats,
     GracefulInterrupt,
@@ -100,36 +106,6 @@ def steps_per_epoch(num_clips: int, batch_size: int, world_size: int = 1) -> int
     return max(per_rank // batch_size, 1)
 
 
-def _epoch_batches(
-    dataset: Dataset, cfg: TrainConfig, ctx: DistributedContext, epoch: int, start_step: int, steps: int
-) -> DataLoader:
-    """The DataLoader of epoch ``epoch``, skipping the ``start_step`` batches already trained."""
-    if hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)
-    sampler: DistributedSampler[Any] = DistributedSampler(
-        dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=cfg.seed, drop_last=False
-    )
-    sampler.set_epoch(epoch)
-    order = list(sampler)[: steps * cfg.batch_size] if len(sampler) >= cfg.batch_size else list(sampler)
-    order = order[start_step * cfg.batch_size :]
-    return DataLoader(
-        dataset,
-        batch_size=cfg.batch_size,
-        sampler=order,
-        num_workers=cfg.num_workers,
-        pin_memory=ctx.device.type == "cuda",
-        generator=torch.Generator().manual_seed(cfg.seed * 1000003 + epoch),
-    )
-
-
-def _global_summary(stats: EpochStats) -> dict[str, float]:
-    """The epoch's training means over the clips of every rank."""
-    parts = all_gather_objects((stats.loss, stats.ce, stats.lift, stats.correct, stats.count))
-    loss, ce, lift, correct, count = (sum(p[i] for p in parts) for i in range(5))
-    total = EpochStats(stats.epoch, loss=loss, ce=ce, lift=lift, correct=correct, count=count)
-    return total.summary()
-
-
 def fit(
     model: nn.Module,
     train_set: Dataset,
@@ -165,24 +141,172 @@ def fit(
         FileNotFoundError, ValueError: ``resume`` with a missing, corrupt or mismatching checkpoint.
         KeyboardInterrupt: after saving ``last.pt`` when interrupted.
     """
-    from tqdm.auto import tqdm
-
-    from .distributed import resolve_device
-
     ctx = ctx or DistributedContext(device=resolve_device(cfg.device))
-    folder = Path(folder)
-    last_path, best_path = folder / "last.pt", folder / "best.pt"
-    device = ctx.device
     class_names = list(class_names)
     val_set = val_set if val_set is not None and len(cast(Sized, val_set)) > 0 else None
-    if resume and not last_path.is_file():
-        raise FileNotFoundError(f"cannot resume: {last_path} does not exist (the run never finished an epoch?)")
-    if not resume and last_path.exists():
-        raise FileExistsError(
-            f"{folder} already holds a run ({last_path.name}); resume it with --resume "
-            f"{folder.parent} or choose another --output-dir"
+    checkpoints = _Checkpoints(Path(folder), arch, arch_kwargs, class_names, cfg, ctx, dict(extra or {}))
+    checkpoints.check_folder(resume)
+    parts = _set_up(model, train_set, cfg, ctx)
+    progress = _resume(parts, checkpoints) if resume else _Progress()
+    _wrap(parts, cfg, ctx)
+    writer = _open_log(checkpoints.folder, progress.history, resume=resume, cfg=cfg, ctx=ctx)
+    with contextlib.ExitStack() as closing:
+        if writer is not None:
+            closing.callback(writer.close)
+        interrupt = interrupt or closing.enter_context(GracefulInterrupt())  # own handlers for the call only
+        try:
+            for epoch in range(progress.start_epoch, cfg.epochs):
+                stats = progress.begin(epoch)
+                train = _train(parts, train_set, stats, cfg=cfg, ctx=ctx, interrupt=interrupt)
+                val = _validate(parts, val_set, class_names, cfg=cfg, ctx=ctx)
+                if interrupt.requested:
+                    raise TrainingInterrupted
+                improved = _select(progress, epoch, val, metric=cfg.select_metric)
+                if improved and ctx.is_main:
+                    checkpoints.save_best(parts.raw, epoch + 1, val)
+                lr = parts.optimizer.param_groups[0]["lr"]
+                record = _epoch_record(stats, train, val, progress.best, lr=lr, metric=cfg.select_metric)
+                progress.history.append(record)
+                if ctx.is_main and writer is not None:  # the writer exists on the main rank only
+                    _log(writer, stats, record, val, improved=improved, epochs=cfg.epochs)
+                _end_epoch(parts, progress, checkpoints)
+        except TrainingInterrupted:
+            if ctx.is_main:
+                _save_interrupted(parts, progress, checkpoints)
+            raise
+    return _finish(checkpoints, progress)
+
+
+# What fit carries from step to step.
+
+
+@dataclass
+class _Parts:
+    """What the optimisation steps touch: the model (``raw``; ``train_model`` is it compiled and/or DDP-wrapped,
+    ``eval_model`` compiled), the optimiser, its schedule, mixed precision and the LiftLoss term."""
+
+    raw: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: WarmupCosine
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    lift_loss: LiftLoss | None
+    steps: int
+    """Optimisation steps per epoch."""
+    train_model: nn.Module = field(init=False)  # set by _wrap
+    eval_model: nn.Module = field(init=False)
+
+
+@dataclass
+class _Progress:
+    """Where the run stands: the first epoch to train, an epoch interrupted part-way (to finish first), the best
+    epoch so far, one record per finished epoch, and the epoch being trained (saved when interrupted)."""
+
+    start_epoch: int = 0
+    partial: EpochStats | None = None
+    best: dict[str, Any] = field(default_factory=lambda: {"epoch": 0, "value": -math.inf, "val": None})
+    history: list[dict[str, Any]] = field(default_factory=list)
+    current: EpochStats | None = None
+
+    def begin(self, epoch: int) -> EpochStats:
+        """The running sums of ``epoch``: those of the interrupted epoch when it is this one, else fresh ones."""
+        resumed = self.partial if self.partial is not None and self.partial.epoch == epoch else None
+        self.current = current = resumed or EpochStats(epoch)
+        self.partial = None
+        return current
+
+
+@dataclass
+class _Checkpoints:
+    """The run's folder, and what each of its checkpoints records beside the weights."""
+
+    folder: Path
+    arch: str
+    arch_kwargs: Mapping[str, Any]
+    class_names: list[str]
+    cfg: TrainConfig
+    ctx: DistributedContext
+    extra: Mapping[str, Any]
+
+    @property
+    def last_path(self) -> Path:
+        return self.folder / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.folder / "best.pt"
+
+    def check_folder(self, resume: bool) -> None:
+        """A resumed run needs ``last.pt``; a new one must not overwrite it."""
+        if resume and not self.last_path.is_file():
+            raise FileNotFoundError(
+                f"cannot resume: {self.last_path} does not exist (the run never finished an epoch?)"
+            )
+        if not resume and self.last_path.exists():
+            raise FileExistsError(
+                f"{self.folder} already holds a run ({self.last_path.name}); resume it with --resume "
+                f"{self.folder.parent} or choose another --output-dir"
+            )
+
+    def load_last(self, model: nn.Module) -> dict[str, Any]:
+        """``last.pt``, checked against this run's model, its weights loaded into ``model``."""
+        source = f"checkpoint {self.last_path}"
+        ckpt = load_checkpoint(self.last_path, map_location="cpu")
+        check_checkpoint_matches(
+            ckpt, arch=self.arch, num_classes=len(self.class_names), class_names=self.class_names, source=source
+        )
+        load_model_state(model, ckpt, source=source)
+        return ckpt
+
+    def _save(self, path: Path, model: nn.Module, **fields: Any) -> None:
+        save_checkpoint(
+            path, model, arch=self.arch, arch_kwargs=self.arch_kwargs, class_names=self.class_names, **fields
         )
 
+    def save_best(self, model: nn.Module, epoch: int, val: dict[str, Any] | None) -> None:
+        """``best.pt``: the weights of the selected epoch (1-based) and its validation report."""
+        self._save(
+            self.best_path,
+            model,
+            epoch=epoch,
+            val=val,
+            config=self.cfg.to_dict(),
+            input_size=self.cfg.size,
+            **dict(self.extra),
+        )
+
+    def save_last(self, parts: _Parts, progress: _Progress, epoch_done: int, stats: EpochStats | None) -> None:
+        """``last.pt`` after ``epoch_done`` epochs and, with ``stats``, ``stats.step`` steps of the next one.
+
+        Without ``stats`` it is collective (every rank calls it: the RNG states of all ranks are gathered) and rank 0
+        writes; with ``stats`` (an interrupted epoch) only rank 0 calls it and stores its own RNG state.
+        """
+        device = self.ctx.device
+        rng = all_gather_objects(get_rng_state(device)) if stats is None else [get_rng_state(device)]
+        state = {
+            "epoch": epoch_done,
+            "partial": stats.to_dict() if stats is not None else None,
+            "optimizer": parts.optimizer.state_dict(),
+            "scheduler": parts.scheduler.state_dict(),
+            "scaler": parts.scaler.state_dict(),
+            "rng": rng,
+            "best": progress.best,
+            "history": progress.history,
+            "config": self.cfg.to_dict(),
+            "input_size": self.cfg.size,
+            "world_size": self.ctx.world_size,
+            **dict(self.extra),
+        }
+        if self.ctx.is_main:
+            self._save(self.last_path, parts.raw, **state)
+
+
+# The steps of fit, in the order it takes them.
+
+
+def _set_up(model: nn.Module, train_set: Dataset, cfg: TrainConfig, ctx: DistributedContext) -> _Parts:
+    """The model on the device; AdamW with the warm-up/cosine schedule; mixed precision; the LiftLoss term."""
+    device = ctx.device
     raw = model.to(device)
     if cfg.channels_last:
         to_channels_last(raw)
@@ -198,209 +322,253 @@ def fit(
     amp_dtype = autocast_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     lift_loss = LiftLoss(weight=cfg.lift_weight).to(device) if cfg.lift_weight > 0 else None
-    select = f"val_{cfg.select_metric}"
+    return _Parts(raw, optimizer, scheduler, scaler, amp_dtype, lift_loss, steps)
 
-    start_epoch, partial = 0, None
-    best: dict[str, Any] = {"epoch": 0, "value": -math.inf, "val": None}
-    history: list[dict[str, Any]] = []
-    if resume:
-        ckpt = load_checkpoint(last_path, map_location="cpu")
-        check_checkpoint_matches(
-            ckpt, arch=arch, num_classes=len(class_names), class_names=class_names, source=f"checkpoint {last_path}"
-        )
-        load_model_state(raw, ckpt, source=f"checkpoint {last_path}")
-        try:
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            scaler.load_state_dict(ckpt.get("scaler") or {})
-        except (KeyError, ValueError, RuntimeError) as err:
-            raise ValueError(
-                f"checkpoint {last_path} cannot resume this run (optimizer/schedule state): {err}"
-            ) from err
-        start_epoch = int(ckpt["epoch"])
-        partial = EpochStats.from_dict(ckpt["partial"]) if ckpt.get("partial") else None
-        best = dict(ckpt["best"])
-        history = list(ckpt.get("history", []))
-        rng = ckpt.get("rng") or []
-        if len(rng) == ctx.world_size:
-            set_rng_state(rng[ctx.rank], device)
-        else:
-            logger.warning(
-                "checkpoint has RNG states of %d process(es), this run has %d: re-seeding (the resumed "
-                "run will not match an uninterrupted one exactly)",
-                len(rng),
-                ctx.world_size,
-            )
-            torch.manual_seed(cfg.seed + 7919 * (ctx.rank + 1) + start_epoch)
-        where = f"epoch {start_epoch + 1}, step {partial.step}" if partial else f"epoch {start_epoch + 1}"
-        logger.info("resuming %s from %s", where, last_path)
 
-    train_model: nn.Module = raw
-    eval_model: nn.Module = raw
-    if cfg.compile:
-        train_model = eval_model = cast(nn.Module, torch.compile(raw))  # an OptimizedModule for a module
-    if ctx.distributed:
-        ddp_ids = [device.index] if device.type == "cuda" else None
-        train_model = nn.parallel.DistributedDataParallel(train_model, device_ids=ddp_ids)
-
-    writer = MetricWriter(folder, tensorboard=cfg.tensorboard) if ctx.is_main else None
-    if writer is not None and (resume or writer.jsonl_path.exists()):
-        writer.rewrite(history)  # drop lines of epochs that were logged but not checkpointed (trained again)
-
-    def checkpoint_state(epoch_done: int, stats: EpochStats | None) -> dict[str, Any]:
-        rng = all_gather_objects(get_rng_state(device)) if stats is None else [get_rng_state(device)]
-        return {
-            "epoch": epoch_done,
-            "partial": stats.to_dict() if stats is not None else None,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
-            "rng": rng,
-            "best": best,
-            "history": history,
-            "config": cfg.to_dict(),
-            "input_size": cfg.size,
-            "world_size": ctx.world_size,
-            **dict(extra or {}),
-        }
-
-    def save_last(epoch_done: int, stats: EpochStats | None) -> None:
-        state = checkpoint_state(epoch_done, stats)  # collective when stats is None: every rank calls it
-        if ctx.is_main:
-            save_checkpoint(last_path, raw, arch=arch, arch_kwargs=arch_kwargs, class_names=class_names, **state)
-
-    own_interrupt = interrupt is None
-    interrupt = interrupt or GracefulInterrupt()
-    eval_bs = cfg.eval_batch_size or 2 * cfg.batch_size
-    epoch = start_epoch
-    stats: EpochStats | None = None
+def _resume(parts: _Parts, checkpoints: _Checkpoints) -> _Progress:
+    """Weights, optimiser, schedule, scaler, RNG states and progress from ``last.pt``."""
+    ckpt = checkpoints.load_last(parts.raw)
     try:
-        if own_interrupt:
-            interrupt.__enter__()
-        for epoch in range(start_epoch, cfg.epochs):
-            stats = partial if partial is not None and partial.epoch == epoch else EpochStats(epoch)
-            partial = None
-            loader = _epoch_batches(train_set, cfg, ctx, epoch, stats.step, steps)
-            bar = tqdm(
-                total=steps,
-                initial=stats.step,
-                desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                leave=False,
-                dynamic_ncols=True,
-                disable=not (cfg.progress and ctx.is_main),
-            )
-            try:
-                train_one_epoch(
-                    train_model,
-                    loader,
-                    optimizer,
-                    stats=stats,
-                    device=device,
-                    scheduler=scheduler,
-                    lift_loss=lift_loss,
-                    amp_dtype=amp_dtype,
-                    scaler=scaler,
-                    grad_clip=cfg.grad_clip,
-                    channels_last=cfg.channels_last,
-                    interrupt=interrupt,
-                    progress=bar,
-                )
-            finally:
-                bar.close()
-            train = _global_summary(stats)
-            broadcast_buffers(raw)  # every rank evaluates (and stores) rank 0's BatchNorm statistics
-            val = None
-            if val_set is not None:
-                val = evaluate(
-                    eval_model,
-                    val_set,
-                    class_names=class_names,
-                    device=device,
-                    batch_size=eval_bs,
-                    ctx=ctx,
-                    amp_dtype=amp_dtype,
-                    num_workers=cfg.num_workers,
-                    channels_last=cfg.channels_last,
-                    progress=cfg.progress,
-                    desc="val",
-                ).report
-            if interrupt.requested:
-                raise TrainingInterrupted
-            value = val[cfg.select_metric] if val is not None else float(epoch)
-            improved = value > best["value"]
-            if improved:
-                best = {"epoch": epoch + 1, "value": value, "val": val}
-            record = {
-                "epoch": epoch + 1,
-                "lr": optimizer.param_groups[0]["lr"],
-                "train_loss": train["loss"],
-                "train_ce": train["ce"],
-                "train_lift": train["lift"],
-                "train_acc": train["acc"],
-                "val_loss": val["loss"] if val else None,
-                "val_uar": val["uar"] if val else None,
-                "val_war": val["war"] if val else None,
-                f"best_{select}": best["value"] if val else None,
-                "best_epoch": best["epoch"],
-                "epoch_seconds": round(stats.seconds, 3),
-            }
-            history.append(record)
-            if ctx.is_main and writer is not None:  # the writer exists on the main rank only
-                if improved:
-                    save_checkpoint(
-                        best_path,
-                        raw,
-                        arch=arch,
-                        arch_kwargs=arch_kwargs,
-                        class_names=class_names,
-                        epoch=epoch + 1,
-                        val=val,
-                        config=cfg.to_dict(),
-                        input_size=cfg.size,
-                        **dict(extra or {}),
-                    )
-                writer.log(record)
-                logger.info(
-                    "epoch %d/%d  lr %.2e  train loss %.4f (ce %.4f, lift %.4f) acc %.3f%s  [%.1fs]",
-                    epoch + 1,
-                    cfg.epochs,
-                    record["lr"],
-                    train["loss"],
-                    train["ce"],
-                    train["lift"],
-                    train["acc"],
-                    f"  val UAR {val['uar']:.4f} WAR {val['war']:.4f} loss {val['loss']:.4f}"
-                    + ("  *best*" if improved else "")
-                    if val
-                    else "",
-                    stats.seconds,
-                )
-            stats = None
-            save_last(epoch + 1, None)
-            barrier()
-    except KeyboardInterrupt as err:
-        if isinstance(err, TrainingInterrupted) and ctx.is_main:
-            if stats is not None:  # inside epoch `epoch`, after `stats.step` whole steps
-                save_checkpoint(
-                    last_path,
-                    raw,
-                    arch=arch,
-                    arch_kwargs=arch_kwargs,
-                    class_names=class_names,
-                    **checkpoint_state(epoch, stats),
-                )
-                logger.warning("interrupted in epoch %d after step %d: saved %s", epoch + 1, stats.step, last_path)
-            else:
-                logger.warning("interrupted between epochs: %s holds the last finished epoch", last_path)
-        raise
+        parts.optimizer.load_state_dict(ckpt["optimizer"])
+        parts.scheduler.load_state_dict(ckpt["scheduler"])
+        parts.scaler.load_state_dict(ckpt.get("scaler") or {})
+    except (KeyError, ValueError, RuntimeError) as err:
+        raise ValueError(
+            f"checkpoint {checkpoints.last_path} cannot resume this run (optimizer/schedule state): {err}"
+        ) from err
+    progress = _Progress(
+        start_epoch=int(ckpt["epoch"]),
+        partial=EpochStats.from_dict(ckpt["partial"]) if ckpt.get("partial") else None,
+        best=dict(ckpt["best"]),
+        history=list(ckpt.get("history", [])),
+    )
+    _restore_rng(ckpt.get("rng") or [], checkpoints.cfg, checkpoints.ctx, progress.start_epoch)
+    partial, epoch = progress.partial, progress.start_epoch
+    where = f"epoch {epoch + 1}, step {partial.step}" if partial else f"epoch {epoch + 1}"
+    logger.info("resuming %s from %s", where, checkpoints.last_path)
+    return progress
+
+
+def _restore_rng(rng: Sequence[Mapping[str, Any]], cfg: TrainConfig, ctx: DistributedContext, epoch: int) -> None:
+    """This rank's saved RNG state; re-seeded (and said so) when the checkpoint comes from another world size."""
+    if len(rng) == ctx.world_size:
+        set_rng_state(rng[ctx.rank], ctx.device)
+        return
+    logger.warning(
+        "checkpoint has RNG states of %d process(es), this run has %d: re-seeding (the resumed "
+        "run will not match an uninterrupted one exactly)",
+        len(rng),
+        ctx.world_size,
+    )
+    torch.manual_seed(cfg.seed + 7919 * (ctx.rank + 1) + epoch)
+
+
+def _wrap(parts: _Parts, cfg: TrainConfig, ctx: DistributedContext) -> None:
+    """``torch.compile`` (training and evaluation) and DistributedDataParallel (training) around the model."""
+    parts.train_model = parts.eval_model = parts.raw
+    if cfg.compile:
+        parts.train_model = parts.eval_model = cast(nn.Module, torch.compile(parts.raw))  # an OptimizedModule
+    if ctx.distributed:
+        device = ctx.device
+        ddp_ids = [device.index] if device.type == "cuda" else None
+        parts.train_model = nn.parallel.DistributedDataParallel(parts.train_model, device_ids=ddp_ids)
+
+
+def _open_log(
+    folder: Path, history: list[dict[str, Any]], *, resume: bool, cfg: TrainConfig, ctx: DistributedContext
+) -> MetricWriter | None:
+    """The metric files (rank 0; ``None`` on the other ranks), cut back to the epochs that ``last.pt`` holds."""
+    if not ctx.is_main:
+        return None
+    writer = MetricWriter(folder, tensorboard=cfg.tensorboard)
+    if resume or writer.jsonl_path.exists():
+        writer.rewrite(history)  # drop lines of epochs that were logged but not checkpointed (trained again)
+    return writer
+
+
+def _train(
+    parts: _Parts,
+    train_set: Dataset,
+    stats: EpochStats,
+    *,
+    cfg: TrainConfig,
+    ctx: DistributedContext,
+    interrupt: GracefulInterrupt,
+) -> dict[str, float]:
+    """Train the steps of epoch ``stats.epoch`` not taken yet; its training means over every rank."""
+    from tqdm.auto import tqdm
+
+    loader = _epoch_batches(train_set, cfg, ctx, stats.epoch, stats.step, parts.steps)
+    bar = tqdm(
+        total=parts.steps,
+        initial=stats.step,
+        desc=f"epoch {stats.epoch + 1}/{cfg.epochs}",
+        leave=False,
+        dynamic_ncols=True,
+        disable=not (cfg.progress and ctx.is_main),
+    )
+    try:
+        train_one_epoch(
+            parts.train_model,
+            loader,
+            parts.optimizer,
+            stats=stats,
+            device=ctx.device,
+            scheduler=parts.scheduler,
+            lift_loss=parts.lift_loss,
+            amp_dtype=parts.amp_dtype,
+            scaler=parts.scaler,
+            grad_clip=cfg.grad_clip,
+            channels_last=cfg.channels_last,
+            interrupt=interrupt,
+            progress=bar,
+        )
     finally:
-        if own_interrupt:
-            interrupt.__exit__(None, None, None)
-        if writer is not None:
-            writer.close()
-    if not best_path.is_file() and ctx.is_main:  # a resumed run whose epochs were all done already
-        raise FileNotFoundError(f"{best_path} is missing: the run folder is incomplete")
+        bar.close()
+    train = _global_summary(stats)
+    broadcast_buffers(parts.raw)  # every rank evaluates (and stores) rank 0's BatchNorm statistics
+    return train
+
+
+def _epoch_batches(
+    dataset: Dataset, cfg: TrainConfig, ctx: DistributedContext, epoch: int, start_step: int, steps: int
+) -> DataLoader:
+    """The DataLoader of epoch ``epoch``, skipping the ``start_step`` batches already trained."""
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)
+    sampler: DistributedSampler[Any] = DistributedSampler(
+        dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=cfg.seed, drop_last=False
+    )
+    sampler.set_epoch(epoch)
+    order = list(sampler)[: steps * cfg.batch_size] if len(sampler) >= cfg.batch_size else list(sampler)
+    order = order[start_step * cfg.batch_size :]
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=order,
+        num_workers=cfg.num_workers,
+        pin_memory=ctx.device.type == "cuda",
+        generator=torch.Generator().manual_seed(cfg.seed * 1000003 + epoch),
+    )
+
+
+def _global_summary(stats: EpochStats) -> dict[str, float]:
+    """The epoch's training means over the clips of every rank."""
+    parts = all_gather_objects((stats.loss, stats.ce, stats.lift, stats.correct, stats.count))
+    loss, ce, lift, correct, count = (sum(p[i] for p in parts) for i in range(5))
+    total = EpochStats(stats.epoch, loss=loss, ce=ce, lift=lift, correct=correct, count=count)
+    return total.summary()
+
+
+def _validate(
+    parts: _Parts, val_set: Dataset | None, class_names: list[str], *, cfg: TrainConfig, ctx: DistributedContext
+) -> dict[str, Any] | None:
+    """The validation report (``loss``, ``uar``, ``war``, ...), or ``None`` without a validation set."""
+    if val_set is None:
+        return None
+    return evaluate(
+        parts.eval_model,
+        val_set,
+        class_names=class_names,
+        device=ctx.device,
+        batch_size=cfg.eval_batch_size or 2 * cfg.batch_size,
+        ctx=ctx,
+        amp_dtype=parts.amp_dtype,
+        num_workers=cfg.num_workers,
+        channels_last=cfg.channels_last,
+        progress=cfg.progress,
+        desc="val",
+    ).report
+
+
+def _select(progress: _Progress, epoch: int, val: dict[str, Any] | None, *, metric: str) -> bool:
+    """Whether ``epoch`` is the best so far on ``metric`` of the validation report (higher is better); without
+    validation every epoch is (the last one is kept). Updates ``progress.best``."""
+    value = val[metric] if val is not None else float(epoch)
+    improved = value > progress.best["value"]
+    if improved:
+        progress.best = {"epoch": epoch + 1, "value": value, "val": val}
+    return improved
+
+
+def _epoch_record(
+    stats: EpochStats,
+    train: dict[str, float],
+    val: dict[str, Any] | None,
+    best: dict[str, Any],
+    *,
+    lr: float,
+    metric: str,
+) -> dict[str, Any]:
+    """The epoch's line of ``metrics.jsonl`` / ``metrics.csv``."""
+    return {
+        "epoch": stats.epoch + 1,
+        "lr": lr,
+        "train_loss": train["loss"],
+        "train_ce": train["ce"],
+        "train_lift": train["lift"],
+        "train_acc": train["acc"],
+        "val_loss": val["loss"] if val else None,
+        "val_uar": val["uar"] if val else None,
+        "val_war": val["war"] if val else None,
+        f"best_val_{metric}": best["value"] if val else None,
+        "best_epoch": best["epoch"],
+        "epoch_seconds": round(stats.seconds, 3),
+    }
+
+
+def _log(writer: MetricWriter, stats: EpochStats, record: dict[str, Any], val: dict[str, Any] | None, *,
+         improved: bool, epochs: int) -> None:  # fmt: skip
+    """Rank 0: the epoch's line in the metric files and on the ``lifting_dfer.training.trainer`` logger."""
+    writer.log(record)
+    logger.info(
+        "epoch %d/%d  lr %.2e  train loss %.4f (ce %.4f, lift %.4f) acc %.3f%s  [%.1fs]",
+        stats.epoch + 1,
+        epochs,
+        record["lr"],
+        record["train_loss"],
+        record["train_ce"],
+        record["train_lift"],
+        record["train_acc"],
+        f"  val UAR {val['uar']:.4f} WAR {val['war']:.4f} loss {val['loss']:.4f}" + ("  *best*" if improved else "")
+        if val
+        else "",
+        stats.seconds,
+    )
+
+
+def _end_epoch(parts: _Parts, progress: _Progress, checkpoints: _Checkpoints) -> None:
+    """``last.pt`` after the finished epoch (every rank takes part), then the ranks wait for each other."""
+    if progress.current is None:
+        raise RuntimeError("_end_epoch: no epoch was begun")
+    epoch = progress.current.epoch
+    progress.current = None
+    checkpoints.save_last(parts, progress, epoch + 1, None)
     barrier()
+
+
+def _save_interrupted(parts: _Parts, progress: _Progress, checkpoints: _Checkpoints) -> None:
+    """Rank 0 on Ctrl-C / SIGTERM: ``last.pt`` with the steps taken in the epoch being trained, if any."""
+    stats = progress.current
+    if stats is None:
+        logger.warning("interrupted between epochs: %s holds the last finished epoch", checkpoints.last_path)
+        return
+    checkpoints.save_last(parts, progress, stats.epoch, stats)  # inside epoch `stats.epoch`, after `stats.step` steps
+    logger.warning(
+        "interrupted in epoch %d after step %d: saved %s", stats.epoch + 1, stats.step, checkpoints.last_path
+    )
+
+
+def _finish(checkpoints: _Checkpoints, progress: _Progress) -> FitResult:
+    """The best epoch and the checkpoint paths, once every rank is done."""
+    if not checkpoints.best_path.is_file() and checkpoints.ctx.is_main:  # a resumed run whose epochs were all done
+        raise FileNotFoundError(f"{checkpoints.best_path} is missing: the run folder is incomplete")
+    barrier()
+    best = progress.best
     return FitResult(
-        best_epoch=best["epoch"], best_val=best["val"], best_path=best_path, last_path=last_path, history=history
+        best_epoch=best["epoch"],
+        best_val=best["val"],
+        best_path=checkpoints.best_path,
+        last_path=checkpoints.last_path,
+        history=progress.history,
     )

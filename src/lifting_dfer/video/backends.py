@@ -16,6 +16,7 @@ after which ``load_backend("my-runtime", path)`` builds it and
 
 from __future__ import annotations
 
+import importlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -86,7 +87,12 @@ class WindowBackend(ABC):
 
 
 BackendLoader = Callable[..., WindowBackend]
-_LOADERS: dict[str, BackendLoader] = {}
+# name -> loader, or the "module:function" of a loader imported when the backend is first asked for: the built-in
+# backends are registered by name, so this module imports neither of them (they import it).
+_LOADERS: dict[str, BackendLoader | str] = {
+    "onnxruntime": "lifting_dfer.video.onnx_backend:_load_onnxruntime",
+    "pytorch": "lifting_dfer.video.torch_backend:_load_pytorch",
+}
 
 
 def register_backend(name: str) -> Callable[[BackendLoader], BackendLoader]:
@@ -104,8 +110,6 @@ def register_backend(name: str) -> Callable[[BackendLoader], BackendLoader]:
 
 def available_backends() -> list[str]:
     """Registered backend names, sorted."""
-    from . import onnx_backend, torch_backend  # noqa: F401  (register "onnxruntime" and "pytorch")
-
     return sorted(_LOADERS)
 
 
@@ -118,7 +122,10 @@ def load_backend(name: str, path: str | os.PathLike, *, device: str = "cpu", pre
     Raises:
         ValueError: an unknown backend name, or whatever the loader raises for an unusable file.
     """
-    names = available_backends()
-    if name not in _LOADERS:
-        raise ValueError(f"backend: expected one of {', '.join(names)}, got {name!r}")
-    return _LOADERS[name](path, device=device, precision=precision)
+    loader = _LOADERS.get(name)
+    if loader is None:
+        raise ValueError(f"backend: expected one of {', '.join(available_backends())}, got {name!r}")
+    if isinstance(loader, str):
+        module, _, function = loader.partition(":")
+        loader = getattr(importlib.import_module(module), function)
+    return loader(path, device=device, precision=precision)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import CommandError, _device, checkpoint_geometry, load_model
+from ..errors import CommandError
+from ..loading import checkpoint_geometry, load_model, resolve_device
 from .backends import WindowBackend, load_backend
 from .decode import VideoStream
 from .faces import FaceCropper
@@ -176,7 +177,7 @@ def run_explain(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"video not found: {video}")
     if video.is_dir():
         raise ValueError(f"explain takes one video file, got the folder {video}")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     model, ckpt = load_model(args.checkpoint, device=device)
     num_frames, size = checkpoint_geometry(ckpt)
     class_names = list(ckpt.get("class_names") or [])

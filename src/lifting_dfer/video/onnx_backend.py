@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..normalization import Normalization
-from .backends import BackendInfo, WindowBackend, register_backend
+from .backends import BackendInfo, WindowBackend
 from .sampling import checkpoint_sampling
 
 __all__ = ["OnnxRuntimeBackend", "default_device"]
@@ -114,6 +114,5 @@ class OnnxRuntimeBackend(WindowBackend):
         return torch.cat([torch.from_numpy(self.classifier.predict(w)) for w in windows.split(1)])
 
 
-@register_backend("onnxruntime")
 def _load_onnxruntime(path: str | os.PathLike, *, device: str = "cpu", precision: str = "auto") -> OnnxRuntimeBackend:
     return OnnxRuntimeBackend(path, device=device, precision=precision)

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 
 from .._checks import check_shape
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from .backends import BackendInfo, WindowBackend, register_backend
+from ..loading import checkpoint_geometry, load_model, resolve_device
+from .backends import BackendInfo, WindowBackend
 from .fastpath import Precision, fold_batchnorm, resolve_precision
 from .sampling import TrainingSampling, checkpoint_sampling
 
@@ -206,10 +207,8 @@ class TorchBackend(WindowBackend):
         cls, path: str | os.PathLike, *, device: str | torch.device = "cpu", precision: Precision = "fp32",
         **kwargs: Any,
     ) -> TorchBackend:  # fmt: skip
-        """Rebuild the checkpoint's model ([`load_model`][lifting_dfer.cli.load_model]) with its frames, size, classes
-        and training sampling."""
-        from ..cli import checkpoint_geometry, load_model
-
+        """Rebuild the checkpoint's model ([`load_model`][lifting_dfer.loading.load_model]) with its frames, size,
+        classes and training sampling."""
         model, ckpt = load_model(path, device=device)
         num_frames, input_size = checkpoint_geometry(ckpt)
         backend = cls(
@@ -220,8 +219,6 @@ class TorchBackend(WindowBackend):
         return backend
 
 
-@register_backend("pytorch")
 def _load_pytorch(path: str | os.PathLike, *, device: str = "cpu", precision: Precision = "fp32") -> TorchBackend:
-    from ..cli import _device  # "auto", and a clear error for CUDA on a machine without it
-
-    return TorchBackend.from_checkpoint(path, device=_device(device), precision=precision)
+    """The ``"pytorch"`` backend (``device="auto"``: CUDA when torch sees a GPU; CUDA where there is none: an error)."""
+    return TorchBackend.from_checkpoint(path, device=resolve_device(device), precision=precision)
