@@ -20,6 +20,7 @@ from lifting_dfer.checkpoint import save_checkpoint  # noqa: E402
 from lifting_dfer.cli import checkpoint_geometry, main  # noqa: E402
 from lifting_dfer.flops import count_params  # noqa: E402
 from lifting_dfer.models import create_model  # noqa: E402
+from lifting_dfer.video import training_sampling  # noqa: E402
 
 NAMES = ["Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear"]
 ARCH_KWARGS = {"num_classes": 7, "num_frames": 8, "image_size": 64}  # the smallest IFDD-2DCNN worth running
@@ -352,3 +353,30 @@ def test_rates_above_the_videos_are_capped_with_a_warning(files, tmp_path, capsy
     err = capsys.readouterr().err
     assert "1e+09 fps is above the video's 25.00 fps: using 25.00 fps" in err
     assert json.loads((tmp_path / "out" / "face.json").read_text())["num_frames"] == 40
+
+
+def test_predict_and_explain_take_one_window_from_a_truncated_file_shorter_than_one(tmp_path, capsys):
+    """Before: exit 2, 'the video has 4 frames, fewer than one window of 8 frames at 2.60 fps (a higher --fps, up
+    to the video's 25.00, gives more)': the header promised 3.2 s, the file decodes about 1.3 s."""
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "dfew.pt", create_model("ifdd_2dcnn", **ARCH_KWARGS), arch="ifdd_2dcnn",
+                           arch_kwargs=ARCH_KWARGS, class_names=NAMES,
+                           sampling=training_sampling("dfew", 8).to_dict())  # fmt: skip
+    video = tmp_path / "cut.mkv"
+    with av.open(str(video), "w") as container:  # Matroska writes the duration in its header
+        stream = container.add_stream("ffv1", rate=25)
+        stream.height = stream.width = 64
+        stream.pix_fmt = "bgr0"
+        for frame in np.random.default_rng(0).integers(0, 256, (80, 64, 64, 3), dtype=np.uint8):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    truncate(video, 0.42)
+    out, common = tmp_path / "out", ("--checkpoint", ckpt, "--output-dir", tmp_path / "out", "--device", "cpu")
+    assert run("predict", video, *common, "--no-face-detect", "--no-plot") == 0
+    err = capsys.readouterr().err
+    assert "the file ended early: decoded" in err and "fewer than one window of 8 frames: the window is sampled" in err
+    result = json.loads((out / "cut.json").read_text())
+    assert [(w["start_frame"], w["end_frame"]) for w in result["windows"]] == [(0, 8)] and result["num_frames"] == 8
+    assert run("explain", video, *common, "--no-face-detect") == 0
+    assert "fewer than one window of 8 frames: the window is sampled" in capsys.readouterr().err
+    assert (out / "cut_00000_gradcam.png").is_file()

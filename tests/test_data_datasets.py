@@ -18,11 +18,15 @@ from lifting_dfer.data import (
     DFEW,
     DFEW_CLASSES,
     MAFW,
+    MAFW_CLASS_ORDERS,
     MAFW_CLASSES,
+    MAFW_COMPOUND_CLASSES,
     ClipDataset,
     CorruptFrameError,
     FERV39k,
+    check_dataset,
     check_num_classes,
+    mafw_class_names,
     read_dfew_split,
     read_ferv39k_split,
     read_mafw_split,
@@ -531,3 +535,134 @@ def test_dfew_frame_set_is_detected_when_only_the_16f_folder_exists(tmp_path, ca
     shutil.rmtree(root / "Clip" / "clip_224x224_16f")
     with pytest.raises(FileNotFoundError, match=r"DFEW frame folder not found; looked for:[\s\S]*clip_224x224_16f"):
         DFEW(root, fold=1, split="test")
+
+
+# ---------------------------------------------------------------- MAFW edges: official split variants, class orders
+CAPTION_ZH = "一个男人对着面前的人激动地说话。眉头紧蹙。".encode("gbk")  # what the with_caption files hold
+
+
+def test_mafw_with_caption_split_files_are_read_ignoring_the_gbk_captions(tmp_path, mafw_root):
+    """Before: "error: 'utf-8' codec can't decode byte 0xb8 in position 2: invalid start byte", naming no file."""
+    with pytest.raises(UnicodeDecodeError):
+        CAPTION_ZH.decode("utf-8")  # the fixture is what broke the reader
+    folder = tmp_path / "with_caption" / "set_1"
+    folder.mkdir(parents=True)
+    rows = [
+        b"00025.mp4\tanger\t" + CAPTION_ZH + b"\tA man speaks excitedly, with a deep frown.",
+        b"00100.mp4\tcontempt\t" + CAPTION_ZH + b"\tA curl of the lips.",
+    ]
+    (folder / "train.txt").write_bytes(b"\r\n".join(rows) + b"\r\n")  # tab-separated, GBK, CRLF
+    (folder / "test.txt").write_bytes(b"01000.mp4\tfear\t" + CAPTION_ZH + b"\tA girl gasps in the dark.\r\n")
+    ds = MAFW(mafw_root, split_dir=tmp_path / "with_caption")
+    assert [p.name for p in ds.samples] == ["00025", "00100"] and ds.labels == [0, 7]
+    assert [r.line for r in read_mafw_split(folder / "train.txt")] == [1, 2]
+    assert MAFW(mafw_root, split_dir=tmp_path / "with_caption", split="test").labels == [2]
+
+
+def test_split_rows_that_are_not_text_are_refused_naming_file_and_line(tmp_path, ferv_root):
+    mafw = tmp_path / "mafw.txt"
+    mafw.write_bytes(b"00025.mp4 anger\r\n" + CAPTION_ZH + b" anger\r\n")
+    with pytest.raises(ValueError, match=r"mafw.txt:2: expected '<clip>.mp4 <emotion>' \(text\), got"):
+        read_mafw_split(mafw)
+    ferv = tmp_path / "ferv.csv"
+    ferv.write_bytes(b"Action/Sad/0010 Sad\n" + CAPTION_ZH + b" Sad\n")
+    with pytest.raises(ValueError, match=r"ferv.csv:2: not UTF-8 text \(byte 0xb8 at column 3\)"):
+        FERV39k(ferv_root, split_file=ferv)
+
+
+DOUBLED = {"dfew": "Clip/clip_224x224", "ferv39k": "2_ClipsforFaceCrop", "mafw": "data/frames"}
+
+
+def double(frames):
+    """What some unzip tools do: ``frames/...`` becomes ``frames/<frames.name>/...``."""
+    moved = frames.with_name(frames.name + ".tmp")
+    frames.rename(moved)
+    frames.mkdir()
+    moved.rename(frames / frames.name)
+
+
+@pytest.mark.parametrize("dataset", ["dfew", "ferv39k", "mafw"])
+def test_a_doubled_frame_folder_is_detected_and_the_frames_dir_that_works_is_suggested(tmp_path, dataset):
+    """Before: 'clip ... has no frame folder' for the first clip (check-data: every clip missing), no hint."""
+    make, cls = {"dfew": (make_dfew, DFEW), "ferv39k": (make_ferv, FERV39k), "mafw": (make_mafw, MAFW)}[dataset]
+    root = make(tmp_path / dataset)
+    double(root / DOUBLED[dataset])
+    deeper = f"{DOUBLED[dataset]}/{DOUBLED[dataset].split('/')[-1]}"
+    with pytest.raises(FileNotFoundError, match=rf"one level deeper.*: pass frames_dir='{deeper}'"):
+        cls(root)
+    assert len(cls(root, frames_dir=deeper)) > 0  # the suggestion works
+    kinds = [issue.kind for issue in check_dataset(dataset, root).problems]  # missing split files: the fixtures'
+    hint = check_dataset(dataset, root).problems[kinds.index("nested frames")].message
+    assert f"--data-arg frames_dir={deeper}" in hint and kinds.count("nested frames") == 1
+    assert kinds.index("nested frames") < kinds.index("missing clip")  # the hint comes before the list
+
+
+@pytest.mark.parametrize(
+    ("class_order", "labels"),
+    [("file", [0, 10, 7]), ("dfew", [3, 10, 7]), ("alphabetical", [0, 3, 2])],
+)
+def test_mafw_class_order(mafw_root, class_order, labels):
+    """Before: class_order was refused (MAFW took no such option)."""
+    ds = MAFW(mafw_root, class_order=class_order)
+    assert ds.labels == labels and ds.class_names == MAFW_CLASS_ORDERS[class_order]
+    assert [ds.class_names[y] for y in ds.labels] == ["anger", "disappointment", "contempt"]  # the same clips
+
+
+def test_mafw_class_orders_are_the_public_ones():
+    assert MAFW_CLASS_ORDERS["file"] == MAFW_CLASSES == (
+        "anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise", "contempt", "anxiety",
+        "helplessness", "disappointment",
+    )  # fmt: skip
+    assert MAFW_CLASS_ORDERS["dfew"] == (
+        "happiness", "sadness", "neutral", "anger", "surprise", "disgust", "fear", "contempt", "anxiety",
+        "helplessness", "disappointment",
+    )  # fmt: skip
+    assert list(MAFW_CLASS_ORDERS["alphabetical"]) == sorted(MAFW_CLASSES)
+    with pytest.raises(ValueError, match="class_order: expected one of file, dfew, alphabetical, got 'happy'"):
+        mafw_class_names("happy")
+
+
+def write_compound_splits(root, train, test):
+    folder = root / "Train & Test Set" / "compound" / "no_caption" / "set_1"
+    folder.mkdir(parents=True)
+    (folder / "train.txt").write_text("".join(f"{clip}.mp4 {label}\r\n" for clip, label in train))
+    (folder / "test.txt").write_text("".join(f"{clip}.mp4 {label}\r\n" for clip, label in test))
+    return folder.parent
+
+
+def test_mafw_compound_protocol_reads_43_labels(tmp_path):
+    """Before: refused label by label ("unknown emotion 'anger_disgust'; MAFW has 11 single-label classes")."""
+    root = make_mafw(tmp_path / "MAFW")
+    train = [("00025", "anger_disgust"), ("00026", "fear_sadness_anxiety"), ("00100", "contempt")]
+    split_dir = write_compound_splits(root, train, [("01000", "disgust_anger")])  # emotions in another order
+    ds = MAFW(root, label_set="compound")
+    assert len(ds.class_names) == 43 and ds.class_names[:11] == MAFW_CLASSES
+    assert [ds.class_names[y] for y in ds.labels] == ["anger_disgust", "fear_sadness_anxiety", "contempt"]
+    test = MAFW(root, label_set="compound", split="test")
+    assert test.labels == [11] and test.class_names[11] == "anger_disgust"
+    with pytest.raises(ValueError, match=r"unknown emotion 'anger_disgust'; it is one of MAFW's 32 compound labels: "
+                                         r"pass label_set='compound'"):  # fmt: skip
+        MAFW(root, split_dir=split_dir)
+    report = check_dataset("mafw", root, label_set="compound", class_order="dfew")
+    assert {issue.kind for issue in report.problems} == {"missing split file"}  # folds 2-5: not in the fixture
+    assert len(report.splits[0].classes) == 43 and report.splits[0].classes["anger_disgust"] == 1
+    assert tuple(report.splits[0].classes)[:11] == MAFW_CLASS_ORDERS["dfew"]  # class_order="dfew"
+
+
+def test_mafw_unknown_compound_label_lists_the_43(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_text("00025.mp4 anger_happiness\n")
+    with pytest.raises(ValueError, match=r":1: unknown emotion 'anger_happiness'; MAFW's compound protocol has 43 "
+                                         r"labels: anger, disgust, .*, helplessness_disappointment$"):  # fmt: skip
+        read_mafw_split(path, label_set="compound")
+
+
+def test_mafw_compound_labels_name_two_or_three_emotions_in_the_papers_order():
+    paper = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "contempt", "anxiety", "helplessness",
+             "disappointment"]  # fmt: skip
+    assert len(MAFW_COMPOUND_CLASSES) == 32 and len(set(MAFW_COMPOUND_CLASSES) | set(MAFW_CLASSES)) == 43
+    for label in MAFW_COMPOUND_CLASSES:
+        positions = [paper.index(emotion) for emotion in label.split("_")]
+        assert 2 <= len(positions) <= 3 and positions == sorted(positions), label
+    keys = [[paper.index(emotion) for emotion in label.split("_")] for label in MAFW_COMPOUND_CLASSES]
+    assert keys == sorted(keys)  # listed in that order of their emotions

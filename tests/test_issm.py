@@ -201,11 +201,11 @@ def given_sizes(layout, c, t, h, w):
     return {arguments[axis]: sizes[axis] for axis in needed}
 
 
-def canonical_and_other(shape, layout):
+def canonical_and_other(shape, layout, dtype=torch.float32):
     """An ISSM in the canonical layout with moved offsets, and one in ``layout`` with the same weights."""
     _b, c, t, h, w = shape
-    canonical = randomise_offsets(ISSM(c, t, h, w, token_dim=8), scale=0.3)
-    other = ISSM(c, t, h, w, token_dim=8, layout=layout)
+    canonical = randomise_offsets(ISSM(c, t, h, w, token_dim=8), scale=0.3).to(dtype)
+    other = ISSM(c, t, h, w, token_dim=8, layout=layout).to(dtype)
     other.load_state_dict(canonical.state_dict())
     return canonical, other
 
@@ -222,13 +222,16 @@ def test_every_layout_equals_the_canonical_one(shape, layout):
     torch.testing.assert_close(other.indices(to_layout(x, layout)), (i_s, i_d))
 
 
-@given(shape=clip_shapes(max_c=6, min_hw=2, max_hw=5), layout=layouts())
-def test_gradients_reach_inputs_and_parameters_in_every_layout(shape, layout):
+@given(shape=clip_shapes(max_c=6, min_hw=2, max_hw=5), layout=layouts(), _seeded=st.random_module())
+def test_gradients_reach_inputs_and_parameters_in_every_layout(shape, layout, _seeded):
+    """In float64: the two layouts sum the same terms in another order. In float32 parameter gradients of size ~100
+    then differ by ~2e-5, beyond assert_close's atol of 1e-5 (e.g. token_bias for shape (2, 1, 8, 5, 5) and
+    '(t b) c h w'); in float64 by ~1e-14. Each example draws from torch's generator seeded from the example."""
     b, c, t, h, w = shape
-    canonical, other = canonical_and_other(shape, layout)
-    x = torch.randn(shape, requires_grad=True)
+    canonical, other = canonical_and_other(shape, layout, torch.float64)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     x_other = to_layout(x.detach(), layout).requires_grad_()
-    weights = torch.randn(2, b, c, t // 2, h, w)
+    weights = torch.randn(2, b, c, t // 2, h, w, dtype=torch.float64)
     x_s, x_d = canonical(x)
     ((x_s * weights[0]).sum() + (x_d * weights[1]).sum()).backward()
     y_s, y_d = other(x_other)

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lifting_dfer import LADM, LiftingAttention
+from lifting_dfer._checks import parse_pattern
 
 
 def reference_attention(block, query, context):
@@ -181,26 +182,30 @@ def test_cuda_bf16_autocast_matches_cpu():
 
 # ----------------------------------------------------------------------------------------------- layouts
 def to_layout(x, layout):
-    return rearrange(x, f"b c z h w -> {layout}")
+    """A canonical ``(b, c, z, h, w)`` tensor in ``layout``, whose frame axis is named ``z`` or ``t``."""
+    frames = "t" if "t" in {axis for group in parse_pattern(layout) for axis in group} else "z"
+    return rearrange(x, f"b c {frames} h w -> {layout}")
 
 
 @given(
     shape=clip_shapes(max_c=2, max_t=6, min_hw=1, max_hw=4),
-    layout=layouts("z"),
+    layout=st.sampled_from(["z", "t"]).flatmap(layouts),  # LADM's z, or ISSM's t for the frame axis
     order=st.sampled_from(["update_first", "predict_first"]),
+    _seeded=st.random_module(),
 )
-def test_every_layout_equals_the_canonical_one_with_gradients(shape, layout, order):
+def test_every_layout_equals_the_canonical_one_with_gradients(shape, layout, order, _seeded):
+    """In float64, as for ISSM: the layouts sum the same terms in other orders."""
     b, c, t, h, w = shape
     c *= 4
-    canonical = LADM(c, heads=2, order=order)
-    other = LADM(c, heads=2, order=order, layout=layout, num_frames=t // 2)
+    canonical = LADM(c, heads=2, order=order).double()
+    other = LADM(c, heads=2, order=order, layout=layout, num_frames=t // 2).double()
     other.load_state_dict(canonical.state_dict())
-    x_s, x_d = (torch.randn(b, c, t // 2, h, w, requires_grad=True) for _ in range(2))
+    x_s, x_d = (torch.randn(b, c, t // 2, h, w, dtype=torch.float64, requires_grad=True) for _ in range(2))
     o_s, o_d = (to_layout(a.detach(), layout).requires_grad_() for a in (x_s, x_d))
     y_s, y_d = canonical(x_s, x_d)
     z_s, z_d = other(o_s, o_d)
     torch.testing.assert_close((z_s, z_d), (to_layout(y_s, layout), to_layout(y_d, layout)))
-    weights = torch.randn(2, *y_s.shape)
+    weights = torch.randn(2, *y_s.shape, dtype=torch.float64)
     ((y_s * weights[0]).sum() + (y_d * weights[1]).sum()).backward()
     ((z_s * to_layout(weights[0], layout)).sum() + (z_d * to_layout(weights[1], layout)).sum()).backward()
     torch.testing.assert_close((o_s.grad, o_d.grad), (to_layout(x_s.grad, layout), to_layout(x_d.grad, layout)))
@@ -223,8 +228,12 @@ def test_token_layouts_need_no_sizes_and_folded_frames_need_num_frames():
         match=r"layout: the input cannot tell the sizes of b, z in \(b z\) of '\(b z\) \(h w\) c'; give num_frames",
     ):
         LADM(8, heads=2, layout="(b z) (h w) c")
+    with pytest.raises(
+        ValueError, match=r"layout: expected an einops pattern over the axes b, c, z, h, w \(t for z is accepted\)"
+    ):
+        LADM(8, heads=2, layout="b x h w c")
     with pytest.raises(ValueError, match="layout: expected an einops pattern over the axes b, c, z, h, w"):
-        LADM(8, heads=2, layout="b t h w c")
+        LADM(8, heads=2, layout="b t z h w c")  # the frame axis twice
 
 
 @pytest.mark.parametrize(

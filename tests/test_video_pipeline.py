@@ -13,6 +13,7 @@ from torch import nn
 pytest.importorskip("av")
 pytest.importorskip("cv2")
 
+from lifting_dfer.data import uniform_indices
 from lifting_dfer.models import create_model
 from lifting_dfer.video import (
     FaceCropper,
@@ -319,3 +320,69 @@ def test_predict_samples_at_the_training_rate_by_default(tmp_path, encode_video)
     assert result["sampling"]["origin"] == "training" and result["sampling"]["source_fps"] == 25
     native = predict_video(backend, tmp_path / "v.mkv", fps="native", face_detect=False)
     assert native["fps"] == 25 and native["num_frames"] == 50
+
+
+# --- files that end early ---------------------------------------------------------------------------------
+
+
+class Recorder(WindowBackend):
+    """Keeps the windows it classifies; frames in [0, 1] (mean 0, std 1), a DFEW-like training rate of 8 frames."""
+
+    def __init__(self) -> None:
+        from lifting_dfer.video import BackendInfo
+
+        sampling = training_sampling("dfew", 8)  # 8 frames over 3.08 s: 2.60 fps
+        self.info = BackendInfo("recorder", ("x", "y"), 8, 16, (0.0,) * 3, (1.0,) * 3, sampling, "fp32", "cpu")
+        self.windows = []
+
+    def predict(self, windows):
+        self.windows.append(windows)
+        return torch.tensor([[0.25, 0.75]]).expand(windows.shape[0], 2)
+
+
+def cut(path, fraction):
+    """``path`` with its tail cut off: the header still declares the whole length."""
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * fraction)])
+    return path
+
+
+def decoded_frames(path) -> np.ndarray:
+    with pytest.warns(UserWarning, match="the file ended early"):
+        return read_video(path).frames
+
+
+@pytest.mark.parametrize(
+    ("fraction", "fps"),
+    [
+        (0.42, None),  # about 33 of 80 frames: 1.3 s, 3 or 4 frames at the training rate (2.60 fps)
+        (0.08, "native"),  # about 5 frames: fewer than one window even at the video's own 25 fps
+    ],
+)
+def test_a_truncated_file_shorter_than_one_window_gets_one_window_of_what_decoded(
+    tmp_path, encode_video, fraction, fps
+):
+    """Before: ValueError 'the video has 4 frames, fewer than one window of 8 frames at 2.60 fps'. The window is
+    sampled over the decoded frames as training samples a clip (spread over it, repeated when fewer than t0)."""
+    path = cut(encode_video(tmp_path / "v.mkv", random_frames(80, 16, 16)), fraction)  # declares 80 frames, 3.2 s
+    frames = decoded_frames(path)
+    n = len(frames)
+    backend = Recorder()
+    with pytest.warns(UserWarning) as caught:
+        result = predict_video(backend, path, fps=fps, face_detect=False)
+    messages = [str(w.message) for w in caught]
+    assert any(f"the file ended early: decoded {n} of the 80 frames it declares" in m for m in messages)
+    assert any(f"fewer than one window of 8 frames: the window is sampled over the {n} frames that decoded" in m
+               for m in messages)  # fmt: skip
+    assert [(w["start_frame"], w["end_frame"]) for w in result["windows"]] == [(0, 8)]
+    assert result["num_frames"] == 8 and result["fps"] == pytest.approx(8 / (n / 25))
+    assert result["windows"][0]["end_time"] == pytest.approx(n / 25)  # the window spans what decoded
+    expected = torch.from_numpy(frames[uniform_indices(n, 8)]).permute(3, 0, 1, 2).float() / 255
+    assert len(backend.windows) == 1
+    torch.testing.assert_close(backend.windows[0][0], expected)
+
+
+def test_a_whole_file_shorter_than_one_window_is_still_refused(tmp_path, encode_video):
+    """Only a file that ended early is sampled into one window; a short whole file keeps the clear error."""
+    path = encode_video(tmp_path / "v.mkv", random_frames(5, 16, 16))
+    with pytest.raises(ValueError, match="the video has 5 frames, fewer than one window of 8 frames"):
+        predict_video(Recorder(), path, fps="native", face_detect=False)

@@ -9,6 +9,7 @@ returns the layout it was given.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 
 import torch
@@ -17,9 +18,19 @@ from torch import Tensor
 
 from ._checks import checked_input, group_key, parse_pattern
 
-__all__ = ["Layout"]
+__all__ = ["Layout", "rename_axis"]
 
 _VOCABULARY = ["b", "c", "t", "z", "h", "w"]  # the order docs/shapes.md lists the axes in
+
+
+def rename_axis(pattern: str, axis: str, name: str) -> str:
+    """``pattern`` with the axis ``axis`` called ``name``.
+
+    Examples:
+        >>> rename_axis("b (t h w) c", "t", "z")
+        'b (z h w) c'
+    """
+    return re.sub(rf"\b{re.escape(axis)}\b", name, pattern)
 
 
 def _spell(groups) -> str:
@@ -39,20 +50,34 @@ class Layout:
         canonical: the module's layout, e.g. ``"b c t h w"``; with ``tokens``, ``tokens`` marks where their
             group goes, e.g. ``"b tokens c"``.
         tokens: the token axes, e.g. ``("z", "h", "w")``.
+        aliases: other names ``pattern`` may give an axis of ``canonical``, e.g. ``{"z": "t"}``: LADM's frame
+            axis ``z`` may be written ``t``, so that one layout string serves ISSM, LADM and LiftLoss. The axis
+            then keeps the user's name everywhere (sizes, messages); [`axis`][lifting_dfer._layout.Layout.axis]
+            says which name that is.
     """
 
-    def __init__(self, pattern: str, canonical: str, *, tokens: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, pattern: str, canonical: str, *, tokens: tuple[str, ...] = (), aliases: Mapping[str, str] | None = None
+    ) -> None:
         if not isinstance(pattern, str):
             raise TypeError(f"layout: expected an einops pattern (str), got {type(pattern).__name__}")
         try:
             groups = parse_pattern(pattern)
         except ValueError as error:
             raise ValueError(f"layout: {error}") from None
+        used = {axis for g in groups for axis in g}
+        self._renamed: dict[str, str] = {}
+        for axis, alias in (aliases or {}).items():
+            if alias in used and axis not in used:  # the pattern names the axis by its alias: so does the module
+                self._renamed[axis] = alias
+                canonical = rename_axis(canonical, axis, alias)
+                tokens = tuple(alias if a == axis else a for a in tokens)
         example = canonical.replace("tokens", f"({' '.join(tokens)})")
         names = sorted((axis for g in parse_pattern(example) for axis in g), key=_VOCABULARY.index)
         if sorted(axis for g in groups for axis in g) != sorted(names):
+            also = "".join(f" ({alias} for {axis} is accepted)" for axis, alias in (aliases or {}).items())
             raise ValueError(
-                f"layout: expected an einops pattern over the axes {', '.join(names)} (e.g. {example!r}), "
+                f"layout: expected an einops pattern over the axes {', '.join(names)}{also} (e.g. {example!r}), "
                 f"got {pattern!r}"
             )
         self.pattern, self.groups = _spell(groups), groups
@@ -70,6 +95,10 @@ class Layout:
 
     def __repr__(self) -> str:
         return repr(self.pattern)
+
+    def axis(self, name: str) -> str:
+        """The name the pattern gives the module's axis ``name`` (its alias, when the pattern uses that)."""
+        return self._renamed.get(name, name)
 
     def require(self, known: Collection[str], arguments: Mapping[str, str]) -> None:
         """Raise ``ValueError`` unless every group to split has at most one axis whose size is not ``known``.

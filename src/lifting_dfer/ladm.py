@@ -61,7 +61,8 @@ class LADM(nn.Module):
     [`LiftLoss`][lifting_dfer.LiftLoss].
 
     Shape:
-        - x_s, x_d: ``(b, c, z, h, w)`` (same shape, same dtype), or the same axes in ``layout``
+        - x_s, x_d: ``(b, c, z, h, w)`` (same shape, same dtype), or the same axes in ``layout`` (where ``z`` may be
+          written ``t``)
         - y_s, y_d: ``(b, c, z, h, w)``, in the layout of the inputs
 
     Args:
@@ -75,8 +76,10 @@ class LADM(nn.Module):
             given; needed only by a layout that folds the frames into the batch (``"(b z) (h w) c"``).
         layout: einops pattern of ``x_s, x_d`` over the axes ``b, c, z, h, w``: ``"b c z h w"``, ``"b z h w c"``,
             tokens ``"b (z h w) c"``, per-frame ``"(b z) c h w"`` or ``"(b z) (h w) c"``; ``y_s, y_d`` come back
-            in it. LADM attends over all ``(z h w)`` tokens of a clip and has no positional terms, so a group of
-            token axes (``"(h w)"``) needs no sizes.
+            in it. The frame axis may be written ``t`` instead of ``z`` (``"b t h w c"``): the layout string of
+            [`ISSM`][lifting_dfer.ISSM], whose outputs LADM takes, and of [`LiftLoss`][lifting_dfer.LiftLoss].
+            LADM attends over all ``(z h w)`` tokens of a clip and has no positional terms, so a group of token
+            axes (``"(h w)"``) needs no sizes.
 
     Examples:
         >>> ladm = LADM(64, heads=8)
@@ -86,6 +89,9 @@ class LADM(nn.Module):
         >>> tokens = LADM(64, heads=8, layout="b (z h w) c")
         >>> tokens(torch.randn(2, 196, 64), torch.randn(2, 196, 64))[1].shape
         torch.Size([2, 196, 64])
+        >>> channels_last = LADM(64, heads=8, layout="b t h w c")  # ISSM's layout string: t names the frames
+        >>> channels_last(torch.randn(2, 4, 7, 7, 64), torch.randn(2, 4, 7, 7, 64))[1].shape
+        torch.Size([2, 4, 7, 7, 64])
     """
 
     def __init__(
@@ -111,8 +117,9 @@ class LADM(nn.Module):
             raise ValueError(f"order: expected 'update_first' or 'predict_first', got {order!r}")
         if num_frames is not None and num_frames < 1:
             raise ValueError(f"num_frames: expected a positive size or None, got {num_frames}")
-        self.layout = Layout(layout, "b tokens c", tokens=("z", "h", "w"))
-        self.layout.require({"c"} | ({"z"} if num_frames is not None else set()), {"c": "dim", "z": "num_frames"})
+        self.layout = Layout(layout, "b tokens c", tokens=("z", "h", "w"), aliases={"z": "t"})
+        z = self.layout.axis("z")
+        self.layout.require({"c"} | ({z} if num_frames is not None else set()), {"c": "dim", z: "num_frames"})
         self.dim, self.heads, self.mlp_ratio, self.order, self.mutual = dim, heads, mlp_ratio, order, mutual
         self.num_frames = num_frames
         self.update = LiftingAttention(dim, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout)
@@ -129,7 +136,7 @@ class LADM(nn.Module):
     __prepare_scriptable__ = refuse_scripting
 
     def forward(self, x_s: Tensor, x_d: Tensor) -> tuple[Tensor, Tensor]:
-        dtype, pins = self.update.to_q.weight.dtype, {"c": self.dim, "z": self.num_frames}
+        dtype, pins = self.update.to_q.weight.dtype, {"c": self.dim, self.layout.axis("z"): self.num_frames}
         x_s, sizes = self.layout.enter(x_s, "x_s", dtype=dtype, dtype_of="LADM's parameters", **pins)
         x_d, _ = self.layout.enter(x_d, "x_d", dtype=x_s.dtype, dtype_of="x_s", **sizes)  # tokens (b, n, c)
         if self.order == "update_first":

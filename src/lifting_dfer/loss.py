@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_input
+from ._checks import check_even_frames
+from ._layout import Layout, rename_axis
 
 __all__ = ["LiftLoss"]
 
@@ -24,10 +25,10 @@ class LiftLoss(nn.Module):
     loss is ``cross_entropy + LiftLoss``.
 
     Shape:
-        - y_s: ``(b, c, z, h, w)``
-        - x: ``(b, c, t, h, w)`` with ``t = 2 z``
-        - output: scalar (``reduction="mean"|"sum"``) or the residual's remaining axes (``"none"``;
-          ``(b, h, w)`` for the default ``dims``)
+        - y_s: ``(b, c, z, h, w)``, or the same axes in ``layout``
+        - x: ``(b, c, t, h, w)`` with ``t = 2 z``, or the same axes in ``layout``
+        - output: scalar (``reduction="mean"|"sum"``) or the residual's remaining axes in the order
+          ``b, c, t, h, w`` whatever the layout (``"none"``; ``(b, h, w)`` for the default ``dims``)
 
     Args:
         dims: axes averaged before the Huber penalty: ``("t", "c")`` (paper) or ``("t", "h", "w", "c")``
@@ -37,11 +38,20 @@ class LiftLoss(nn.Module):
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` over the remaining elements. An empty batch (``b = 0``)
             gives 0 for ``"mean"`` as for ``"sum"`` (with zero gradients), not the NaN of a mean over nothing,
             which would poison every parameter at the next optimizer step.
+        layout: einops pattern of ``y_s`` and ``x`` over the axes ``b, c, t, h, w`` (the frame axis may be
+            written ``z``): the layout string of [`ISSM`][lifting_dfer.ISSM] and [`LADM`][lifting_dfer.LADM],
+            e.g. ``"b t h w c"`` or tokens ``"b (t h w) c"``; ``y_s`` has half the frames of ``x`` in it.
+        num_frames, height, width: ``t`` (of ``x``), ``h``, ``w``, checked on the inputs when given; needed only
+            by a layout whose grouped axes the input cannot tell apart (``"(b t) c h w"`` needs ``num_frames``,
+            ``"b (t h w) c"`` two of the three).
 
     Examples:
         >>> x = torch.randn(2, 16, 8, 7, 7)
         >>> pooled = x.unflatten(2, (4, 2)).mean(3)
         >>> LiftLoss()(pooled, x).item()
+        0.0
+        >>> channels_last = LiftLoss(layout="b t h w c")  # ISSM's and LADM's layout string
+        >>> channels_last(pooled.permute(0, 2, 3, 4, 1), x.permute(0, 2, 3, 4, 1)).item()
         0.0
     """
 
@@ -52,6 +62,10 @@ class LiftLoss(nn.Module):
         delta: float = 1.0,
         weight: float = 0.1,
         reduction: Literal["mean", "sum", "none"] = "mean",
+        layout: str = "b c t h w",
+        num_frames: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
     ) -> None:
         super().__init__()
         if isinstance(dims, str) or not dims or any(d not in _AXES for d in dims) or len(set(dims)) != len(dims):
@@ -60,16 +74,37 @@ class LiftLoss(nn.Module):
             raise ValueError(f"delta: expected > 0, got {delta}")
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+        if num_frames is not None:
+            check_even_frames(num_frames, "num_frames")
+        for name, value in (("height", height), ("width", width)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name}: expected a positive size or None, got {value}")
         self.dims, self.delta, self.weight, self.reduction = tuple(dims), delta, weight, reduction
+        self.num_frames, self.height, self.width = num_frames, height, width
+        # One layout string for both inputs; each gets its own frame axis name in messages: x has t, y_s z = t / 2.
+        self.layout = Layout(layout, "b c t h w", aliases={"t": "z"})
+        frames = self.layout.axis("t")
+        self._x_layout = Layout(rename_axis(layout, frames, "t"), "b c t h w")
+        self._y_layout = Layout(rename_axis(layout, frames, "z"), "b c z h w")
+        arguments = {"t": "num_frames", "z": "num_frames", "h": "height", "w": "width"}
+        given = {axis for axis, size in (("h", height), ("w", width)) if size is not None}
+        frames_given = {"t", "z"} if num_frames is not None else set()
+        self._x_layout.require(given | frames_given, arguments)
+        self._y_layout.require(given | frames_given, arguments)
 
     def extra_repr(self) -> str:
-        return f"dims={self.dims}, delta={self.delta:g}, weight={self.weight:g}, reduction={self.reduction!r}"
+        text = f"dims={self.dims}, delta={self.delta:g}, weight={self.weight:g}, reduction={self.reduction!r}"
+        text += f", layout={self.layout}" if self.layout.pattern != "b c t h w" else ""
+        sizes = {"num_frames": self.num_frames, "height": self.height, "width": self.width}
+        return text + "".join(f", {name}={size}" for name, size in sizes.items() if size is not None)
 
     def forward(self, y_s: Tensor, x: Tensor) -> Tensor:
-        y_s, sizes = check_input(y_s, "b c z h w", "y_s")
-        x, _ = check_input(
-            x, "b c t h w", "x", b=sizes["b"], c=sizes["c"], t=2 * sizes["z"], h=sizes["h"], w=sizes["w"]
-        )
+        """``y_s: (b, c, z, h, w), x: (b, c, t, h, w) -> loss`` (or the same axes in ``layout``)."""
+        z = None if self.num_frames is None else self.num_frames // 2
+        y_s, sizes = self._y_layout.enter(y_s, "y_s", z=z, h=self.height, w=self.width)  # now (b, c, z, h, w)
+        x, _ = self._x_layout.enter(
+            x, "x", b=sizes["b"], c=sizes["c"], t=2 * sizes["z"], h=sizes["h"], w=sizes["w"]
+        )  # now (b, c, t, h, w)
         trend = x.unflatten(2, (sizes["z"], 2)).mean(3)  # AvgPool_t2: frame pairs (2i, 2i + 1)
         residual = (y_s - trend).mean(dim=[_AXES[d] for d in self.dims])  # Eq. 8
         if self.reduction == "mean" and residual.numel() == 0:  # an empty batch: nothing to penalise

@@ -11,7 +11,16 @@ from .dfew import DFEW, DFEW_CLASSES, DFEW_FRAME_SETS, DFEW_OFFICIAL_COUNTS, dfe
 from .ferv39k import FERV39K_CLASSES, FERV39K_OFFICIAL_COUNTS, FERV39k, ferv39k_layout, read_ferv39k_split
 from .frames import FRAME_EXTENSIONS, CorruptFrameError, list_frames, natural_key, read_clip, read_frame
 from .layout import DatasetLayout
-from .mafw import MAFW, MAFW_CLASSES, MAFW_OFFICIAL_COUNTS, mafw_layout, read_mafw_split
+from .mafw import (
+    MAFW,
+    MAFW_CLASS_ORDERS,
+    MAFW_CLASSES,
+    MAFW_COMPOUND_CLASSES,
+    MAFW_OFFICIAL_COUNTS,
+    mafw_class_names,
+    mafw_layout,
+    read_mafw_split,
+)
 from .sampler import balanced_sampler, class_balanced_weights, class_counts
 from .sampling import uniform_indices
 from .splits import stratified_split, train_val_split
@@ -30,6 +39,8 @@ __all__ = [
     "IMAGENET_STD",
     "MAFW",
     "MAFW_CLASSES",
+    "MAFW_CLASS_ORDERS",
+    "MAFW_COMPOUND_CLASSES",
     "MAFW_OFFICIAL_COUNTS",
     "SYNTHETIC_DYNAMICS",
     "AnnotationRow",
@@ -50,6 +61,7 @@ __all__ = [
     "dfew_layout",
     "ferv39k_layout",
     "list_frames",
+    "mafw_class_names",
     "mafw_layout",
     "make_synthetic_dfew",
     "natural_key",

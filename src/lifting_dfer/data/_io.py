@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -16,8 +17,10 @@ __all__ = [
     "check_split",
     "clip_folders",
     "first_existing",
+    "nested_frames_hint",
     "numbered_lines",
     "overlap_warning",
+    "raw_lines",
     "require_dir",
     "split_fields",
     "unique_rows",
@@ -90,13 +93,30 @@ def first_existing(candidates: Sequence[Path], what: str, *, hint: str = "") -> 
     raise FileNotFoundError(f"{what} not found; looked for:\n  {tried}" + (f"\n{hint}" if hint else ""))
 
 
-def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line_number, stripped_text)`` for the non-blank lines of a text file (1-based line numbers)."""
-    with open(path, encoding="utf-8-sig") as f:
+def raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """``(line_number, stripped_bytes)`` for the non-blank lines of a file (1-based; a UTF-8 BOM and the CR of
+    CRLF line ends dropped), undecoded: a reader decodes the fields it needs (MAFW's GBK captions stay bytes)."""
+    with open(path, "rb") as f:
         for number, line in enumerate(f, start=1):
-            text = line.strip()
+            text = (line.removeprefix(codecs.BOM_UTF8) if number == 1 else line).strip()
             if text:
                 yield number, text
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line_number, stripped_text)`` for the non-blank lines of a UTF-8 text file (1-based line numbers).
+
+    Raises:
+        ValueError: a line that is not UTF-8, naming ``file:line`` and the byte.
+    """
+    for number, line in raw_lines(path):
+        try:
+            yield number, line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"{path}:{number}: not UTF-8 text (byte {line[err.start]:#04x} at column {err.start + 1}); "
+                f"split files are plain UTF-8 text"
+            ) from None
 
 
 def split_fields(text: str) -> list[str]:
@@ -178,12 +198,42 @@ def check_split(split: str) -> str:
     return split
 
 
-def clip_folders(rows: Sequence[AnnotationRow], frames_root: Path, split_file: Path) -> list[Path]:
-    """``frames_root / row.clip`` for each row; ``FileNotFoundError`` naming ``file:line`` for a missing folder."""
+def nested_frames_hint(frames_root: Path, clip: str, root: Path | None = None) -> str:
+    """A hint when ``clip`` is missing from ``frames_root`` but sits one folder deeper, else ``""``.
+
+    Unzipping often doubles a folder (``2_ClipsforFaceCrop/2_ClipsforFaceCrop/...``, ``data/frames/frames/...``);
+    then every clip is missing. Looked at: ``frames_root / frames_root.name``, and the only folder inside
+    ``frames_root`` when there is one. The suggested ``frames_dir`` is relative to the dataset ``root`` when given.
+    """
+    candidates = [frames_root / frames_root.name]
+    try:
+        inside = [p for p in frames_root.iterdir() if p.is_dir()]
+    except OSError:
+        inside = []
+    candidates += inside if len(inside) == 1 else []
+    found = next((c for c in candidates if (c / clip).is_dir()), None)
+    if found is None:
+        return ""
+    given = found.relative_to(root).as_posix() if root is not None and found.is_relative_to(root) else str(found)
+    return (
+        f"the clip folders are one level deeper, in {found} (a folder doubled when unzipping?): pass "
+        f"frames_dir={given!r} (--data-arg frames_dir={given})"
+    )
+
+
+def clip_folders(
+    rows: Sequence[AnnotationRow], frames_root: Path, split_file: Path, root: Path | None = None
+) -> list[Path]:
+    """``frames_root / row.clip`` for each row; ``FileNotFoundError`` naming ``file:line`` for a missing folder
+    (with [`nested_frames_hint`][lifting_dfer.data._io.nested_frames_hint]'s suggestion when it has one)."""
     folders = []
     for row in rows:
         folder = frames_root / row.clip
         if not folder.is_dir():
-            raise FileNotFoundError(f"{split_file}:{row.line}: clip {row.clip!r} has no frame folder {folder}")
+            hint = nested_frames_hint(frames_root, row.clip, root)
+            raise FileNotFoundError(
+                f"{split_file}:{row.line}: clip {row.clip!r} has no frame folder {folder}"
+                + (f"; {hint}" if hint else "")
+            )
         folders.append(folder)
     return folders

@@ -8,7 +8,8 @@ dataset. It reports:
 - the frame folder (DFEW: ``clip_224x224`` or ``clip_224x224_16f``, detected) and the split files;
 - clips per split file against the official counts, and the class distribution of each;
 - **problems**, which make the copy unusable as is: missing split files, malformed rows, labels outside the class
-  list, one clip listed with two labels, clips named in a split file without a frame folder, clip folders without
+  list, one clip listed with two labels, clips named in a split file without a frame folder (with the ``frames_dir``
+  that holds them when they sit one folder deeper, as after an unzip that doubled a folder), clip folders without
   frames, zero-byte frames, and (``decode=True``) frames that do not decode;
 - **warnings**, which leave it usable but belong next to any number reported from it: clip counts that differ from
   the official ones, rows repeated with the same label (counted once), clips in both the training and the test
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .._arguments import parse_key_values
-from ._io import AnnotationRow, Issue, SplitRows, overlap_warning
+from ._io import AnnotationRow, Issue, SplitRows, nested_frames_hint, overlap_warning
 from .dfew import DFEW, dfew_layout
 from .ferv39k import FERV39k, ferv39k_layout
 from .frames import CorruptFrameError, is_frame_name, read_frame
@@ -129,7 +130,8 @@ def dataset_layout(dataset: str, root: str | os.PathLike, **options: Any) -> Dat
     """The layout of ``dataset`` ("dfew", "ferv39k" or "mafw") at ``root``.
 
     ``options`` are the reader's keyword arguments (as given to ``--data-arg``): the path options (``frames_dir``,
-    ``split_dir``, ``split_file``, ``setup``, ``class_order``) are used, the others (``on_corrupt``, ...) ignored.
+    ``split_dir``, ``split_file``, ``setup``, ``class_order``, ``label_set``) are used, the others (``on_corrupt``, ...)
+    ignored.
 
     Raises:
         ValueError: an unknown dataset, or an option the reader does not take.
@@ -193,7 +195,10 @@ def check_dataset(
     for path in sorted(parsed, key=layout.relative):
         digest.update(f"split {layout.relative(path)} {hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
 
-    counts, short, total_bytes = [], [], 0
+    counts: list[int] = []
+    short: list[str] = []
+    missing: list[str] = []
+    total_bytes = 0
     folders = [layout.frames_root / clip for clip in clips]
     scan = partial(_scan_clips, decode=decode)
     chunks = [folders[i : i + _CHUNK] for i in range(0, len(folders), _CHUNK)]  # one task per chunk: little overhead
@@ -205,6 +210,9 @@ def check_dataset(
             if frames is None:
                 if not issues:  # no such folder (an unreadable one comes with its issue)
                     path, row = named[clip]
+                    hint = "" if missing else nested_frames_hint(layout.frames_root, clip, layout.root)
+                    problems += [Issue("nested frames", hint)] if hint else []  # before the list of missing clips
+                    missing.append(clip)
                     problems.append(Issue("missing clip", f"{folder} (named at {path}:{row.line})"))
                 digest.update(f"clip {rel} missing\n".encode())
                 continue

@@ -80,7 +80,7 @@ class DatasetLayout:
         rows = self.read_split(path)
         if split == "test" and self.explicit_split_file is None:
             self._warn_leak(fold, rows, path)
-        return path, rows, clip_folders(rows, self.frames_root, path)
+        return path, rows, clip_folders(rows, self.frames_root, path, self.root)
 
     def _warn_leak(self, fold: int, test_rows: list[AnnotationRow], test_file: Path) -> None:
         try:

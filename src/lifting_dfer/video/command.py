@@ -26,6 +26,7 @@ from .normalize import frames_to_clip
 from .outputs import write_outputs
 from .pipeline import DETECTIONS_PER_SECOND, predict_video
 from .sampling import TrainingSampling, checkpoint_sampling, choose_rate
+from .truncated import decoded_window
 
 __all__ = ["VIDEO_SUFFIXES", "find_videos", "rate_line", "run_explain", "run_predict"]
 
@@ -155,7 +156,8 @@ def run_predict(args: argparse.Namespace) -> int:
 def _window_crops(
     video: Path, size: int, fps: float, *, face_detect: bool, detect_every: int, start: int, num_frames: int
 ) -> tuple[np.ndarray, int]:
-    """The face crops of frames ``[start, start + num_frames)`` and the video's frame count (streamed)."""
+    """The face crops of frames ``[start, start + num_frames)`` and the video's frame count (streamed); for a
+    truncated file with fewer frames than one window, the window sampled over what decoded (a warning)."""
     cropper = FaceCropper(size, detect=face_detect, detect_every=detect_every)
     window, total = [], 0
     with VideoStream(video, fps=fps) as stream:
@@ -165,6 +167,10 @@ def _window_crops(
                 if total >= start:
                     window.append(crop)
             total += 1
+    if total < num_frames and stream.ended_early:
+        window, _, note = decoded_window(video, num_frames, FaceCropper(size, detect=face_detect), stream)
+        warnings.warn(f"{video}: {note}", stacklevel=2)
+        total = num_frames
     return (np.stack(window) if len(window) == num_frames else np.empty((0,))), total
 
 

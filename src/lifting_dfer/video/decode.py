@@ -177,11 +177,16 @@ class VideoStream:
             raise ValueError(f"cannot read video {self.path}: no frame could be decoded")
         self._warn_if_truncated()
 
-    def _warn_if_truncated(self) -> None:
+    @property
+    def ended_early(self) -> bool:
+        """Decoding stopped well before the declared length (a truncated or damaged file); read once iterated."""
         declared = self.info.declared_frames
-        if declared is None or self.decoded >= declared - max(2, 0.02 * declared):
+        return declared is not None and self.decoded < declared - max(2, 0.02 * declared)
+
+    def _warn_if_truncated(self) -> None:
+        declared, fps = self.info.declared_frames, self.info.source_fps
+        if declared is None or not self.ended_early:
             return
-        fps = self.info.source_fps
         warnings.warn(
             f"{self.path}: the file ended early: decoded {self.decoded} of the {declared} frames it declares "
             f"({self.decoded / fps:.1f} s of {declared / fps:.1f} s); it may be truncated or damaged",

@@ -28,6 +28,7 @@ from .faces import FaceCropper, warn_missing_faces
 from .normalize import normalize_frames
 from .sampling import choose_rate
 from .torch_backend import TorchBackend
+from .truncated import decoded_window
 from .windows import WindowSchedule
 
 __all__ = ["DETECTIONS_PER_SECOND", "FRAME_BATCH", "StageTimer", "predict_video"]
@@ -140,7 +141,9 @@ def predict_video(
     rate), each frame's face is cropped by a [`FaceCropper`][lifting_dfer.video.FaceCropper] (detector on every
     ``detect_every``-th frame; ``None``: about ``DETECTIONS_PER_SECOND`` times per second of video), and windows of
     ``t0`` consecutive frames, ``stride`` apart (default ``t0 // 2``), are classified by the backend. The pass streams:
-    memory does not grow with the video's length (see the module docstring).
+    memory does not grow with the video's length (see the module docstring). A file that ends before its declared
+    length and gives fewer than ``t0`` frames at that rate gets one window sampled over the frames that did decode,
+    with a warning ([`decoded_window`][lifting_dfer.video.truncated.decoded_window]).
 
     Args:
         model: a [`WindowBackend`][lifting_dfer.video.WindowBackend], or a PyTorch model (then ``num_frames``,
@@ -200,6 +203,13 @@ def predict_video(
                 total += 1
                 bar.update()
         out_fps = stream.fps
+        if total < t0 and stream.ended_early:  # a truncated file: what did decode makes one window
+            cropper = FaceCropper(info.input_size, detect=face_detect, detect_every=1)
+            window, out_fps, note = decoded_window(path, t0, cropper, stream)
+            warnings.warn(f"{path}: {note}", stacklevel=2)
+            classifier, total = _Classifier(backend, WindowSchedule(t0, stride), batch_size, timer), t0
+            for crop in window:
+                classifier.add(crop)
         if total < t0:
             hint = f" at {out_fps:.2f} fps (a higher --fps, up to the video's {source_fps:.2f}, gives more)"
             raise ValueError(f"the video has {total} frames, fewer than one window of {t0} frames"
