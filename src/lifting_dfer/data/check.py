@@ -195,10 +195,8 @@ def check_dataset(
     for path in sorted(parsed, key=layout.relative):
         digest.update(f"split {layout.relative(path)} {hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
 
-    counts: list[int] = []
-    short: list[str] = []
-    missing: list[str] = []
-    total_bytes = 0
+    missing: list[str] = []  # clips named in a split file whose frame folder is absent
+    counts, short, total_bytes = [], [], 0
     folders = [layout.frames_root / clip for clip in clips]
     scan = partial(_scan_clips, decode=decode)
     chunks = [folders[i : i + _CHUNK] for i in range(0, len(folders), _CHUNK)]  # one task per chunk: little overhead
