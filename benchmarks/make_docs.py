@@ -24,6 +24,7 @@ bash benchmarks/gpu.sh           # on a CUDA machine: benchmarks/results/gpu.jso
 python -m benchmarks.video --before-src OLD/src --backends pytorch onnxruntime
                                  # predict on real videos, ~15 min: benchmarks/results/video.json
 python -m benchmarks.deploy      # exported models per window, ~10 min: deploy-cpu.json (Deployment page)
+python -m benchmarks.loader      # training input per core and per DataLoader, ~3 min: loader.json
 python -m benchmarks.make_docs   # this page, from benchmarks/results/*.json
 ```"""
 
@@ -83,7 +84,9 @@ def _env_line(rec: dict) -> str:
     env = rec["env"]
     dirty = " (uncommitted changes)" if env.get("dirty") else ""
     rounds = rec.get("settings", {}).get("rounds")
-    module = {"run": "benchmarks.run", "video": "benchmarks.video"}.get(rec.get("kind"), "benchmarks.gpu")
+    module = {"run": "benchmarks.run", "video": "benchmarks.video", "loader": "benchmarks.loader"}.get(
+        rec.get("kind"), "benchmarks.gpu"
+    )
     command = " ".join([f"python -m {module}", *env.get("argv", [])])
     return (
         f"*`{command}`: {env['device_name']}, {env['threads']} threads, torch {env['torch']}, Python {env['python']}, "
@@ -328,6 +331,83 @@ def _video_sections(rec: dict) -> list[str]:
     return [*out, VIDEO_NOTES, ""]
 
 
+LOADER_LABELS = {
+    "decode_jpeg": "`decode_jpeg` of the clip's frames (in memory): the floor",
+    "read+decode_jpeg": "the same, reading the files",
+    "pil": "Pillow decoding the files",
+    "float-before": 'float item, before `output="uint8"`',
+    "float": 'float item (`output="float"`)',
+    "uint8": 'uint8 item (`output="uint8"`)',
+    "jpeg": 'undecoded item (`output="jpeg"`, decoded on the device)',
+}
+
+
+def _h100_rate(model: dict, gpus: Sequence[dict]) -> tuple[float, str]:
+    """Training clips/s of one H100: measured by a GPU record when there is one, else the FLOP estimate."""
+    measured = [r["clips_per_s"] for g in gpus for r in g.get("throughput", []) if r["model"] == model["model"]]
+    if measured:
+        return max(measured), "measured by `benchmarks/gpu.sh`"
+    return model["h100_estimate_clips_per_s"], "FLOP estimate"
+
+
+def _loader_sections(rec: dict, gpus: Sequence[dict]) -> list[str]:
+    """Markdown for one ``benchmarks.loader`` record: per-core costs, DataLoader scaling, cores per H100."""
+    settings, frames = rec["settings"], rec["frames"]
+    out = [_env_line(rec), ""]
+    pinned = f" pinned to CPU {settings['cpu']}" if settings.get("cpu") is not None else ""
+    if settings.get("clock", "wall") == "cpu":
+        pinned += ", timed by its CPU time"
+    noise = ""
+    if frames.get("noise_frame_bytes"):
+        noise = f"; a frame of uniform noise is {frames['noise_frame_bytes'] / 1024:.1f} KB at the same quality"
+    out += [f"DFEW layout of generated face-like {settings['size']}x{settings['size']} JPEG frames (quality "
+            f"{settings['quality']}, {frames['mean_bytes'] / 1024:.1f} KB on average{noise}), {settings['frames']} "
+            f"frames per clip. One thread{pinned}; the load average was {rec['load_before']:.1f} before and "
+            f"{rec['load_after']:.1f} after the run, on {rec['env']['cpu_count']} cores.", ""]  # fmt: skip
+    rows = []
+    for r in rec["per_core"]:
+        name = r["name"]
+        output, _, mode = name.rpartition("-") if name.endswith(("-train", "-eval")) else (name, "", "")
+        label = LOADER_LABELS.get(output, output) + (f", {mode}" if mode else "")
+        spread = r.get("rounds_vs_decode") or [r["vs_decode"]]
+        rows.append([label, f"{r['median_s'] * 1e3:.2f}", f"{r['clips_per_s']:.0f}",
+                     f"**{r['vs_decode']:.2f}x** ({min(spread):.2f}-{max(spread):.2f})", f"{r['vs_read_decode']:.2f}x"])  # fmt: skip
+    out += _table(["one clip", "ms", "clips/s per core", "/ decode_jpeg (per round)", "/ read + decode_jpeg"], rows)
+    loader = rec.get("loader", [])
+    if loader:
+        one = {r["output"]: r["clips_per_s"] for r in loader if r["workers"] == 1}
+        rows = [[f"`{r['output']}`", r["workers"], r["batch"], f"{r['clips_per_s']:.0f}",
+                 f"{r['clips_per_s'] / one[r['output']]:.2f}x" if r["output"] in one else "-"] for r in loader]  # fmt: skip
+        out += [f"`DataLoader` over {loader[0]['clips']} clips (persistent workers, `collate_clips`), median of "
+                f"{len(loader[0]['pass_s'])} passes timed interleaved:", ""]  # fmt: skip
+        out += _table(["output", "workers", "batch", "clips/s", "/ 1 worker"], rows)
+    d = rec.get("device_decode")
+    if d:
+        out += [f"Decoding on the device (`output=\"jpeg\"`, `JpegClips.decode` on {d['device_name']}, batches of "
+                f"{d['batch']}, then `ClipNormalize`): **{d['clips_per_s']:.0f} clips/s** in the main process; "
+                f"pixel values differ from the CPU's `uint8` items by {d['mean_abs_diff']:.2f} grey levels on average "
+                f"(largest {d['max_abs_diff']:.0f}).", ""]  # fmt: skip
+    per_core = {r["name"]: r["clips_per_s"] for r in rec["per_core"]}
+    lines = []
+    for m in rec.get("models", []):
+        rate, source = _h100_rate(m, gpus)
+        if "uint8-train" in per_core and "float-before-train" in per_core:
+            lines.append(
+                f"- `{m['model']}` ({m['gmacs']:.1f} forward GMACs per {m['frames']}x{m['size']}x{m['size']} clip): one "
+                f"H100 trains about **{rate:,.0f} clips/s** ({source}); at this run's "
+                f"{per_core['uint8-train']:.1f} `uint8` training clips/s per core that takes about "
+                f"**{rate / per_core['uint8-train']:,.0f} cores** ({rate / per_core['float-before-train']:,.0f} at the "
+                f"{per_core['float-before-train']:.1f} clips/s of the float path as it was)."
+            )
+    if lines:
+        out += ["Cores one H100 needs to keep training fed:", "", *lines, "",
+                f"The FLOP estimate assumes {100 * rec.get('assumed_utilisation', 0.3):.0f}% of the H100's dense bf16 "
+                f"peak ({rec.get('peak_tmacs', 494.7):.0f} TMAC/s) and a training step costing 3x the forward pass; "
+                "`benchmarks/gpu.sh` measures the rate (this line then uses it). The core count scales with the per-core "
+                "rate: a GPU server's unshared cores are faster than a loaded build machine's.", ""]  # fmt: skip
+    return out
+
+
 def render(records: Sequence[dict]) -> str:
     """The Markdown page for ``records`` (see :func:`load_records`)."""
     lines = [
@@ -344,7 +424,8 @@ def render(records: Sequence[dict]) -> str:
     runs = [r for r in records if r.get("kind") == "run"]
     gpus = [r for r in records if r.get("kind") == "gpu"]
     videos = [r for r in records if r.get("kind") == "video"]
-    targets = [(r, t) for r in runs + videos for t in r.get("targets", [])]
+    loaders = [r for r in records if r.get("kind") == "loader"]
+    targets = [(r, t) for r in runs + videos + loaders for t in r.get("targets", [])]
     if targets:
         lines += ["## Targets", ""]
         lines += _table(
@@ -362,6 +443,9 @@ def render(records: Sequence[dict]) -> str:
     for rec in videos:
         lines += ["## Video inference: `python -m benchmarks.video`", ""]
         lines += _video_sections(rec)
+    for rec in loaders:
+        lines += ["## Training input: `python -m benchmarks.loader`", ""]
+        lines += _loader_sections(rec, gpus)
     lines += ["## GPU: `benchmarks/gpu.sh`", ""]
     if gpus:
         for rec in gpus:

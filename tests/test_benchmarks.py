@@ -185,6 +185,23 @@ def test_check_data_benchmark_writes_its_fixture_and_record(tmp_path):
     assert records[0]["frame_files"] == 12 * 16 and records[1]["frame_files"] >= 12 * 11
 
 
+def test_prepare_benchmark_times_each_worker_count_on_the_same_videos(tmp_path):
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from benchmarks import prepare
+
+    out = tmp_path / "prepare.json"
+    argv = ["--root", str(tmp_path), "--count", "3", "--seconds", "0.3", "--height", "96", "--width", "128",
+            "--workers", "1", "2", "--repeat", "2", "--json", str(out)]  # fmt: skip
+    assert prepare.main(argv) == 0
+    record = json.loads(out.read_text())
+    assert record["benchmark"] == "prepare" and record["environment"]["commit"]
+    one, two = record["results"]
+    assert (one["workers"], two["workers"], one["speedup"]) == (1, 2, 1.0)
+    assert one["clips"] == two["clips"] == 3 and one["frames"] == 3 * 8 and len(one["runs"]) == 2
+    assert two["speedup"] == pytest.approx(two["clips_per_second"] / one["clips_per_second"])
+
+
 def test_video_benchmark_runs_predict_and_its_checks_on_a_tiny_video(tmp_path, one_thread):
     from benchmarks import video
 
@@ -222,3 +239,69 @@ def test_imports_benchmark_measures_each_case_in_a_fresh_interpreter(tmp_path):
     assert set(record["results"]) == set(CASES) and record["benchmark"] == "imports"
     assert record["results"]["layers"]["imported"] == [], "the layers import neither timm nor torchvision"
     assert record["results"]["with_timm_torchvision"]["imported"] == ["timm", "torchvision"]
+
+
+def test_loader_benchmark_times_each_pipeline_against_the_decode_floor(tmp_path, one_thread):
+    from benchmarks import loader
+
+    out = tmp_path / "loader.json"
+    record = loader.main(["--tiny", "--models", "ifdd_2dcnn", "--decode-device", "cpu", "--out", str(out)])
+    assert json.loads(out.read_text())["kind"] == "loader" and record["tiny"] is True
+    rows = {r["name"]: r for r in record["per_core"]}
+    pipelines = {f"{o}-{m}" for o in ("float", "float-before", "uint8", "jpeg") for m in ("train", "eval")}
+    assert set(rows) == {"decode_jpeg", "read+decode_jpeg", "pil"} | pipelines
+    assert rows["decode_jpeg"]["vs_decode"] == 1.0 and rows["read+decode_jpeg"]["vs_read_decode"] == 1.0
+    assert all(r["median_s"] > 0 and r["clips_per_s"] == 1 / r["median_s"] for r in rows.values())
+    assert {(r["output"], r["workers"]) for r in record["loader"]} == {
+        (o, w) for o in ("uint8", "float") for w in (1, 2)
+    }
+    assert all(r["clips"] == 8 and r["clips_per_s"] > 0 for r in record["loader"])
+    decode = record["device_decode"]
+    assert decode["device"] == "cpu" and decode["max_abs_diff"] <= 1.01 and decode["clips_per_s"] > 0
+    (model,) = record["models"]
+    assert model["model"] == "ifdd_2dcnn" and model["gmacs"] > 1 and model["h100_estimate_clips_per_s"] > 0
+    assert [t["op"] for t in record["targets"]] == ["<=", "<=", ">="]
+    assert all(isinstance(t["met"], bool) for t in record["targets"])
+    page = make_docs.render([{**record, "tiny": False, "_file": "loader.json"}])
+    assert "## Training input: `python -m benchmarks.loader`" in page
+    assert "Cores one H100 needs to keep training fed" in page and "(FLOP estimate)" in page
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_before_item_reads_todays_float_clips(tmp_path, train):
+    from benchmarks.loader import BeforeTransform, before_item, make_fixture
+    from lifting_dfer.data import DFEW
+
+    make_fixture(tmp_path, clips=3, distinct=2, frames=4, size=24, quality=90)
+    today = DFEW(tmp_path, fold=1, split="train", train=train, num_frames=4, size=16, seed=0)
+    before = DFEW(tmp_path, fold=1, split="train", train=train, num_frames=4, size=16, seed=0,
+                  transform=BeforeTransform(16, train=train))  # fmt: skip
+    for index in range(3):
+        (x, y), (b, z) = today[index], before_item(before, index)
+        torch.testing.assert_close(b, x, rtol=0, atol=0)
+        assert y == z
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_before_transform_computes_todays_float_clips(train):
+    from benchmarks.loader import BeforeTransform
+    from lifting_dfer.data import ClipTransform
+
+    frames = torch.randint(0, 256, (4, 20, 26, 3), dtype=torch.uint8).permute(0, 3, 1, 2)  # read_clip's layout
+    for seed in range(6):
+        before = BeforeTransform(16, train=train)(frames, torch.Generator().manual_seed(seed))
+        today = ClipTransform(16, train=train)(frames, torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(before, today, rtol=0, atol=0)
+
+
+def test_generated_faces_compress_like_face_crops_not_like_noise():
+    from torchvision.io import encode_jpeg
+
+    from benchmarks.loader import face_frames
+
+    frames = face_frames(2, 224, seed=1)
+    assert frames.shape == (2, 3, 224, 224) and not torch.equal(frames[0], frames[1])  # the face moves
+    face = [encode_jpeg(f, quality=90).numel() for f in frames]
+    noise = encode_jpeg(torch.randint(0, 256, (3, 224, 224), dtype=torch.uint8), quality=90).numel()
+    assert all(7_000 < n < 14_000 for n in face)  # DFEW's 224x224 face frames: about 10 KB at quality 90
+    assert noise > 3 * max(face)

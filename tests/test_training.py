@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import signal
 
 import pytest
@@ -12,11 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
+from torchvision.io import encode_jpeg, write_file
 
 from lifting_dfer.checkpoint import load_checkpoint
+from lifting_dfer.data import ClipDataset
 from lifting_dfer.ifdd import IFDDOutput
 from lifting_dfer.loss import LiftLoss
 from lifting_dfer.metrics import uar, war
+from lifting_dfer.normalization import IMAGENET, UNIT
 from lifting_dfer.training import (
     EpochStats,
     GracefulInterrupt,
@@ -26,11 +30,13 @@ from lifting_dfer.training import (
     evaluate,
     fit,
     summarize_folds,
+    train_one_epoch,
     training_loss,
     warmup_cosine_lr,
 )
 from lifting_dfer.training.distributed import ShardSampler, gather_predictions
 from lifting_dfer.training.history import read_jsonl
+from lifting_dfer.training.loaders import EpochLoader, shard_loader
 
 CLASSES = ("up", "down", "still")
 
@@ -456,3 +462,112 @@ def test_two_process_gloo_world_trains_in_sync_and_evaluates_every_clip_once(tmp
     assert history0[-1]["val_loss"] == pytest.approx(single["loss"], rel=1e-5)
     # 24 clips over 2 ranks in batches of 4: 3 steps per epoch, so the schedule ran 6 steps
     assert ckpt["scheduler"]["last_step"] == 6
+
+
+# ------------------------------------------------------------------------------------------ uint8 input, loaders
+
+
+class EpochProbe(Dataset):
+    """Items ``([epoch, index, pid], index % 3)``: which epoch's draws and which process produced them."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.epoch = n, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        return torch.tensor([self.epoch, i, os.getpid()]), i % 3
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_epoch_loader_gives_each_epoch_its_draws_in_the_same_workers(workers):
+    batches = EpochLoader(EpochProbe(10), batch_size=4, num_workers=workers, device=torch.device("cpu"), seed=0)
+    seen = []
+    for epoch, order in ((0, [3, 1, 4, 0, 9]), (1, [2, 7]), (2, list(range(10)))):
+        items = torch.cat([clips for clips, _ in batches.epoch(epoch, order)])
+        assert items[:, 0].tolist() == [epoch] * len(order) and items[:, 1].tolist() == order
+        seen.append(set(items[:, 2].tolist()))
+    pids = set.union(*seen)
+    assert (pids == {os.getpid()}) if workers == 0 else (len(pids) == workers and os.getpid() not in pids)
+
+
+def jpeg_clips_dataset(root, *, train: bool, output: str, n: int = 12) -> ClipDataset:
+    """Clips of 5 JPEG frames (18x22) whose class is a brightness ramp over time."""
+    folders = []
+    for i in range(n):
+        g = torch.Generator().manual_seed(i)
+        y = i % 3
+        ramp = torch.linspace(-60, 60, 5) * (1.0, -1.0, 0.0)[y]
+        folder = root / f"{i:03d}"
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            base = torch.rand(1, 3, 6, 7, generator=g) * 100 + 70
+            base = F.interpolate(base, size=(18, 22), mode="bilinear", align_corners=False)
+            for k in range(5):
+                frame = (base[0] + ramp[k]).clamp(0, 255).round().to(torch.uint8)
+                write_file(str(folder / f"{k + 1}.jpg"), encode_jpeg(frame, quality=95))
+        folders.append(folder)
+    return ClipDataset(folders, [i % 3 for i in range(n)], CLASSES, num_frames=4, size=8, train=train, seed=3,
+                       output=output)  # fmt: skip
+
+
+def test_uint8_and_float_clips_train_to_the_same_weights_and_metrics(tmp_path):
+    """The uint8 path (normalised in the loop, here with 2 persistent workers) is the float path, bit for bit."""
+    runs = {}
+    for output, workers in (("float", 0), ("uint8", 2)):
+        torch.manual_seed(11)
+        model = ToyLifting()
+        train = jpeg_clips_dataset(tmp_path / "clips", train=True, output=output)
+        val = jpeg_clips_dataset(tmp_path / "clips", train=False, output=output, n=6)
+        result = fit(model, train, val, cfg=toy_config(epochs=2, num_workers=workers), folder=tmp_path / output,
+                     arch="toy", arch_kwargs={"num_classes": 3}, class_names=CLASSES)  # fmt: skip
+        runs[output] = (model, result)
+    (a, ra), (b, rb) = runs["float"], runs["uint8"]
+    assert_same_weights(a, b)
+    assert without_time(ra.history) == without_time(rb.history)
+
+
+class InputSpy(ToyLifting):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: list[torch.Tensor] = []
+
+    def forward(self, clip):
+        self.inputs.append(clip.detach().clone())
+        return super().forward(clip)
+
+
+def test_uint8_batches_are_normalised_on_the_device_with_the_runs_normalization(tmp_path):
+    data = jpeg_clips_dataset(tmp_path / "clips", train=False, output="uint8", n=6)
+    pixels = torch.stack([data[i][0] for i in range(4)]).float()
+    loader = EpochLoader(data, batch_size=4, num_workers=0, device=torch.device("cpu"), seed=0)
+    batches = list(loader.epoch(0, range(4)))
+    for normalization in (UNIT, IMAGENET):
+        model = InputSpy()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+        train_one_epoch(model, batches, optimizer, stats=EpochStats(0), device=torch.device("cpu"),
+                        normalization=normalization)  # fmt: skip
+        (seen,) = model.inputs
+        mean, std = (torch.tensor(v).view(1, 3, 1, 1, 1) for v in normalization)
+        assert seen.dtype == torch.float32
+        torch.testing.assert_close(seen, (pixels / 255 - mean) / std)
+    model = InputSpy().eval()
+    loader = shard_loader(data, batch_size=4, device=torch.device("cpu"))
+    report = evaluate(model, data, class_names=CLASSES, device=torch.device("cpu"), normalization=UNIT, loader=loader)
+    seen = torch.cat(model.inputs)
+    assert report.logits.shape == (6, 3) and seen.shape[0] == 6 and float(seen.min()) >= 0 and float(seen.max()) <= 1
+
+
+def test_fit_records_the_normalization_it_used_in_every_checkpoint(tmp_path):
+    model = InputSpy()
+    train = jpeg_clips_dataset(tmp_path / "clips", train=True, output="uint8", n=6)
+    fit(model, train, None, cfg=toy_config(epochs=1), folder=tmp_path / "run", arch="toy",
+        arch_kwargs={"num_classes": 3}, class_names=CLASSES, extra={"normalization": UNIT.to_dict()})  # fmt: skip
+    seen = torch.cat(model.inputs)
+    assert float(seen.min()) >= 0 and float(seen.max()) <= 1
+    for name in ("best.pt", "last.pt"):
+        assert load_checkpoint(tmp_path / "run" / name)["normalization"] == UNIT.to_dict()

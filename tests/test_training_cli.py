@@ -16,6 +16,7 @@ from PIL import Image
 
 from lifting_dfer.checkpoint import load_checkpoint, save_checkpoint
 from lifting_dfer.data import check_dataset
+from lifting_dfer.normalization import IMAGENET
 from lifting_dfer.training import build_parser, config_from_args, evaluate_checkpoint, evaluate_main, main
 from lifting_dfer.training.history import read_jsonl
 
@@ -83,6 +84,9 @@ def test_default_run_trains_and_writes_every_output(demo_run):
     assert "test UAR" in demo_run["log"] and "epoch 2/2" in demo_run["log"]
     ckpt = load_checkpoint(fold / "best.pt")
     assert ckpt["arch"] == "ifdd_2dcnn" and ckpt["input_size"] == 32
+    # uint8 clips by default, normalised on the device as the checkpoint records
+    assert config["data_output"] == "uint8" and ckpt["normalization"] == IMAGENET.to_dict()
+    assert load_checkpoint(fold / "last.pt")["normalization"] == IMAGENET.to_dict()
     assert ckpt["arch_kwargs"] == {"num_classes": 7, "num_frames": 4, "image_size": 32}
     assert ckpt["epoch"] == test["summary"]["best_epoch"]
     # how the clips were sampled, for predict's default frame rate (synthetic clips have no time base)
@@ -286,6 +290,7 @@ def test_training_on_a_16f_only_copy_records_its_frame_folder_and_fingerprint(tm
     [
         (["--fold", "6"], "fold: expected 'all' or one of 1, 2, 3, 4, 5"),
         (["--amp", "fp8"], "invalid choice"),
+        (["--data-output", "png"], "invalid choice"),
         (["--epochs", "0"], "epochs: expected a positive integer"),
         (["--warmup-epochs", "9", "--epochs", "3"], "warmup_epochs"),
         (["--model-arg", "dim"], "expected KEY=VALUE"),

@@ -9,6 +9,7 @@
     lifting-dfer train ...      # the arguments of lifting_dfer.training
     lifting-dfer evaluate ...   # the arguments of lifting_dfer.training's evaluation
     lifting-dfer check-data dfew /data/DFEW --manifest dfew.json   # lifting_dfer.data.check
+    lifting-dfer prepare my_videos/ my_data/   # lifting_dfer.data.prepare: <label>/<video> -> --dataset folder
 
 User errors (missing or unreadable files, a video shorter than one window, a checkpoint that does not fit its
 model) print one line ``lifting-dfer <command>: error: ...`` to stderr and return exit status 2.
@@ -109,6 +110,7 @@ _DELEGATED = {
     "train": ("lifting_dfer.training", "main", "train a model (the arguments of lifting_dfer.training.main)"),
     "evaluate": ("lifting_dfer.training", "evaluate_main", "evaluate a checkpoint on a dataset split"),
     "check-data": ("lifting_dfer.data.check", "main", "check a DFEW / FERV39k / MAFW copy before training"),
+    "prepare": ("lifting_dfer.data.prepare", "main", "turn labelled videos into a training set (--dataset folder)"),
 }
 
 

@@ -1,4 +1,6 @@
-"""Validate a DFEW, FERV39k or MAFW copy before training, and fingerprint it (``lifting-dfer check-data``).
+"""Validate a DFEW, FERV39k or MAFW copy (or a folder of your own videos written by ``lifting-dfer prepare``:
+[`check_folder`][lifting_dfer.data.check_folder]) before training, and fingerprint it
+(``lifting-dfer check-data``).
 
 [`check_dataset`][lifting_dfer.data.check_dataset] reads the copy through the same
 [`DatasetLayout`][lifting_dfer.data.DatasetLayout] as the readers, so what it validates is what training reads.
@@ -44,11 +46,21 @@ from .._arguments import parse_key_values
 from ._io import AnnotationRow, Issue, SplitRows, nested_frames_hint, overlap_warning
 from .dfew import DFEW, dfew_layout
 from .ferv39k import FERV39k, ferv39k_layout
+from .folder import CLIPS, MANIFEST, SPLITS, ManifestRow, folder_classes, parse_manifest
 from .frames import CorruptFrameError, is_frame_name, read_frame
 from .layout import DatasetLayout
 from .mafw import MAFW, mafw_layout
 
-__all__ = ["DATASET_LAYOUTS", "DataReport", "SplitSummary", "check_dataset", "dataset_layout", "format_report", "main"]
+__all__ = [
+    "DATASET_LAYOUTS",
+    "DataReport",
+    "SplitSummary",
+    "check_dataset",
+    "check_folder",
+    "dataset_layout",
+    "format_report",
+    "main",
+]
 
 #: Dataset name -> (reader class, layout builder).
 DATASET_LAYOUTS: dict[str, tuple[type, Callable[..., DatasetLayout]]] = {
@@ -58,6 +70,7 @@ DATASET_LAYOUTS: dict[str, tuple[type, Callable[..., DatasetLayout]]] = {
 }
 
 _FINGERPRINT_VERSION = "lifting_dfer data fingerprint 1"
+_FOLDER_FINGERPRINT_VERSION = "lifting_dfer folder fingerprint 1"
 _CHUNK = 64  # clip folders per thread task
 
 
@@ -163,7 +176,7 @@ def check_dataset(
     """Check a dataset copy: counts, class distribution, problems, warnings and fingerprint (module docstring).
 
     Args:
-        dataset: "dfew", "ferv39k" or "mafw".
+        dataset: "dfew", "ferv39k", "mafw", or "folder" ([`check_folder`][lifting_dfer.data.check_folder]).
         root: the dataset folder.
         num_frames: the sampled length ``T0`` (default: the paper's, 16; 32 for MAFW); shorter clips are listed.
         decode: also decode every frame (slow: all frames of all clips), listing those that fail.
@@ -175,6 +188,8 @@ def check_dataset(
         ValueError, FileNotFoundError: as [`dataset_layout`][lifting_dfer.data.dataset_layout]; a bad
             ``num_frames`` or ``workers``.
     """
+    if dataset == "folder":  # a folder of your own videos, written by lifting-dfer prepare
+        return check_folder(root, num_frames=num_frames, decode=decode, workers=workers, progress=progress, **options)
     start = time.perf_counter()
     layout = dataset_layout(dataset, root, **options)
     num_frames = layout.num_frames if num_frames is None else num_frames
@@ -249,6 +264,132 @@ def check_dataset(
         warnings=warnings,
         seconds=time.perf_counter() - start,
     )
+
+
+def check_folder(
+    root: str | os.PathLike,
+    *,
+    num_frames: int | None = None,
+    decode: bool = False,
+    workers: int = 8,
+    progress: bool = False,
+    **options: Any,
+) -> DataReport:
+    """Check a folder written by ``lifting-dfer prepare`` (``lifting-dfer check-data folder DST``).
+
+    Problems (training would fail or learn from wrong data): a malformed manifest row, a clip listed twice, a clip
+    folder that is missing or empty, zero-byte (and, with ``decode``, undecodable) frames, fewer frames than the
+    manifest says, fewer than 2 classes, a class without training clips, no test clips. Warnings: clips on which a
+    face was found on less than half of the frames, classes without validation or test clips.
+
+    The fingerprint is a SHA-256 over the manifest's bytes and the names and sizes of the frame files of every clip
+    it names, as for the paper's datasets (module docstring).
+    """
+    start = time.perf_counter()
+    if options:
+        raise ValueError(f"the folder dataset takes no option {', '.join(sorted(options))}")
+    num_frames = 16 if num_frames is None else num_frames
+    if not isinstance(num_frames, int) or num_frames < 1:
+        raise ValueError(f"num_frames: expected a positive integer, got {num_frames!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: expected a positive integer, got {workers!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"prepared folder {root} does not exist (or is not a folder)")
+    manifest = root / MANIFEST
+    rows, problems = parse_manifest(manifest)
+    warnings: list[Issue] = []
+    splits = _folder_splits(rows, manifest, problems, warnings)
+    digest = hashlib.sha256(_FOLDER_FINGERPRINT_VERSION.encode() + b"\n")
+    digest.update(f"manifest {hashlib.sha256(manifest.read_bytes()).hexdigest()}\n".encode())
+    counts, short, total_bytes = _scan_folder(root, rows, num_frames, decode, workers, progress, digest, problems)
+    stats = {"min": min(counts), "median": statistics.median(counts), "max": max(counts)} if counts else {}
+    return DataReport(
+        dataset="folder",
+        root=str(root),
+        frames_dir=CLIPS,
+        frames_note=f"prepared by lifting-dfer prepare; clips listed in {MANIFEST}",
+        num_frames=num_frames,
+        decoded=decode,
+        splits=splits,
+        clips=len(rows),
+        frames=sum(counts),
+        bytes=total_bytes,
+        frames_per_clip=stats,
+        short_clips=short,
+        fingerprint="sha256:" + digest.hexdigest(),
+        problems=problems,
+        warnings=warnings,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _folder_splits(
+    rows: Sequence[ManifestRow], manifest: Path, problems: list[Issue], warnings: list[Issue]
+) -> list[SplitSummary]:
+    """Clips per class of each split of a prepared folder; the class and split problems and warnings added."""
+    classes = folder_classes(rows)
+    splits = []
+    for split in SPLITS:
+        counts = dict.fromkeys(classes, 0)
+        for row in rows:
+            if row.split == split:
+                counts[row.label] += 1
+        splits.append(SplitSummary(1, split, MANIFEST, sum(counts.values()), None, counts))
+        empty = [name for name, n in counts.items() if n == 0]
+        if split == "train" and empty:
+            problems.append(Issue("class without training clips", f"{manifest}: no train clip of {', '.join(empty)}"))
+        elif split == "test" and not sum(counts.values()):
+            problems.append(
+                Issue("no test clips", f"{manifest}: no clip has the split test (training evaluates on it)")
+            )
+        elif empty:
+            warnings.append(Issue(f"class without {split} clips", f"{manifest}: no {split} clip of {', '.join(empty)}"))
+    if len(classes) < 2:
+        found = f"one label, {classes[0]}" if classes else "no clip"
+        problems.append(Issue("fewer than 2 classes", f"{manifest} has {found}: a classifier needs at least 2 labels"))
+    for row in rows:
+        if row.face_share is not None and row.face_share < 0.5:
+            warnings.append(Issue("few faces", f"{row.clip}: a face was found on {100 * row.face_share:.0f}% of its "
+                                  f"frames (the others are centre crops); source {row.source}"))  # fmt: skip
+    return splits
+
+
+def _scan_folder(
+    root: Path,
+    rows: Sequence[ManifestRow],
+    num_frames: int,
+    decode: bool,
+    workers: int,
+    progress: bool,
+    digest: Any,
+    problems: list[Issue],
+) -> tuple[list[int], list[str], int]:
+    """List the clip folders of ``rows`` (``digest`` updated, problems added): frames per clip, short clips, bytes."""
+    folders = [root / CLIPS / row.clip for row in rows]
+    chunks = [folders[i : i + _CHUNK] for i in range(0, len(folders), _CHUNK)]
+    scan = partial(_scan_clips, decode=decode)
+    counts, short, total_bytes = [], [], 0
+    with ThreadPoolExecutor(workers) as pool:
+        results = chain.from_iterable(pool.map(scan, chunks) if workers > 1 else map(scan, chunks))
+        for row, folder, (frames, issues) in zip(rows, folders, _progress(results, len(rows), progress)):
+            problems += issues
+            if frames is None:
+                if not issues:
+                    problems.append(Issue("missing clip", f"{folder} (named in {root / MANIFEST})"))
+                digest.update(f"clip {row.clip} missing\n".encode())
+                continue
+            digest.update((f"clip {row.clip}\n" + "".join(f"{n} {s}\n" for n, s in frames)).encode())
+            total_bytes += sum(s for _, s in frames)
+            counts.append(len(frames))
+            if not frames:
+                problems.append(Issue("empty clip", f"{folder} holds no frame files"))
+            elif len(frames) < row.frames:
+                problems.append(Issue("missing frames", f"{folder} holds {len(frames)} frames, the manifest says "
+                                      f"{row.frames}"))  # fmt: skip
+            if frames and len(frames) < num_frames:
+                short.append(row.clip)
+    return counts, short, total_bytes
 
 
 def _read_split_files(
@@ -351,7 +492,8 @@ def format_report(report: DataReport, *, limit: int = 20) -> str:
         flag = "" if s.official is None or s.official == s.clips else " (!)"
         table.append([str(s.fold), s.split, f"{s.clips}{flag}", official, *(str(s.classes.get(n, 0)) for n in names)])
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines += ["", "clips and classes per split file ((!) differs from the official count):"]
+    official = any(s.official is not None for s in report.splits)
+    lines += ["", "clips and classes per split file" + (" ((!) differs from the official count):" if official else ":")]
     lines += ["| " + " | ".join(cell.rjust(w) for cell, w in zip(row, widths)) + " |" for row in table]
     lines.append("")
     if report.frames_per_clip:
@@ -409,10 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check a DFEW, FERV39k or MAFW copy before training: frame folder, clips per split against the "
         "official counts, class distribution, missing clips, empty or zero-byte frames, bad labels, repeated rows, "
         "train/test leaks, short clips, and a fingerprint of the copy. Exit status 0: usable; 1: problems (each "
-        "listed with its path); 2: usage error.",
+        "listed with its path); 2: usage error. 'folder' checks a folder written by lifting-dfer prepare (its "
+        "manifest, clip folders, classes and splits).",
     )
-    p.add_argument("dataset", choices=sorted(DATASET_LAYOUTS), help="which dataset ROOT holds")
-    p.add_argument("root", metavar="ROOT", help="the dataset folder (DFEW/, FERV39k/ or MAFW/)")
+    p.add_argument("dataset", choices=[*sorted(DATASET_LAYOUTS), "folder"], help="which dataset ROOT holds (folder: "
+                   "a folder written by lifting-dfer prepare)")  # fmt: skip
+    p.add_argument("root", metavar="ROOT", help="the dataset folder (DFEW/, FERV39k/, MAFW/ or a prepared folder)")
     p.add_argument(
         "--data-arg",
         action="append",

@@ -4,6 +4,12 @@ An item is ``(clip, label)``: ``num_frames`` frames sampled uniformly over the w
 ([`uniform_indices`][lifting_dfer.data.uniform_indices]), decoded with torchvision.io, cropped/flipped/resized/
 normalised by [`ClipTransform`][lifting_dfer.data.ClipTransform].
 
+``output`` chooses how far the item goes on the CPU: ``"float"`` (normalised float32), ``"uint8"`` (the same
+crop, flip and resize, no float work: [`ClipNormalize`][lifting_dfer.data.ClipNormalize] normalises the batch
+on the device) or ``"jpeg"`` (the sampled files undecoded, with the drawn crop and flip, as a
+[`JpegClip`][lifting_dfer.data.JpegClip], for decoding on the GPU). Batch ``uint8`` and ``jpeg`` items with
+``DataLoader(..., collate_fn=collate_clips)`` ([`collate_clips`][lifting_dfer.data.collate_clips]).
+
 Randomness (training only: segment offsets, crop box, flip) comes from torch's RNG, so it is reproducible:
 
 - ``seed=None``: torch's global RNG. In DataLoader workers torch seeds it with ``base_seed + worker_id``, where
@@ -27,7 +33,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .frames import list_frames, read_clip
+from .device_transform import JpegClip
+from .frames import list_frames, read_clip, read_jpeg_bytes
 from .sampling import uniform_indices
 from .transforms import ClipTransform
 
@@ -36,13 +43,15 @@ __all__ = ["ClipDataset", "check_num_classes"]
 logger = logging.getLogger(__name__)
 
 ClipTransformFn = Callable[[Tensor, "torch.Generator | None"], Tensor]
+ClipOutput = Literal["float", "uint8", "jpeg"]
 
 
 class ClipDataset(Dataset):
     """Clips as frame folders with integer labels.
 
     Shape:
-        ``dataset[i] -> (clip, label)``, ``clip: (3, num_frames, size, size)`` float32 ImageNet-normalised,
+        ``dataset[i] -> (clip, label)``, ``clip: (3, num_frames, size, size)`` float32 ImageNet-normalised
+        (``output="uint8"``: uint8 pixel values; ``"jpeg"``: a [`JpegClip`][lifting_dfer.data.JpegClip]),
         ``label`` an int in ``[0, len(class_names))``.
 
     Args:
@@ -55,9 +64,12 @@ class ClipDataset(Dataset):
         on_corrupt: ``"raise"`` on an unreadable frame, or ``"skip"``: use the nearest readable frame of the
             same clip, log a warning and count it in ``num_skipped_frames`` (per process: each DataLoader
             worker keeps its own count). A clip with no readable frame always raises.
-        transform: replaces the default ``ClipTransform(size, train=train)``; called as
-            ``transform(frames, generator)`` with ``frames: (t, 3, h, w)`` uint8.
+        transform: replaces the default ``ClipTransform(size, train=train, output=output)``; called as
+            ``transform(frames, generator)`` with ``frames: (t, 3, h, w)`` uint8 (not with ``output="jpeg"``).
         seed: per-item seeding for the training randomness (see the module docstring).
+        output: ``"float"``, ``"uint8"`` or ``"jpeg"``: what an item holds (see the module docstring). The
+            ``uint8`` clip has the float clip's pixels at the same positions (same crop box and flip from the
+            same draws); ``"jpeg"`` needs JPEG frames.
     """
 
     def __init__(
@@ -72,7 +84,12 @@ class ClipDataset(Dataset):
         on_corrupt: Literal["raise", "skip"] = "raise",
         transform: ClipTransformFn | None = None,
         seed: int | None = None,
+        output: ClipOutput = "float",
     ) -> None:
+        if output not in ("float", "uint8", "jpeg"):
+            raise ValueError(f"output: expected 'float', 'uint8' or 'jpeg', got {output!r}")
+        if output == "jpeg" and transform is not None:
+            raise ValueError("transform: a custom transform needs decoded frames; it cannot run with output='jpeg'")
         if len(samples) != len(labels):
             raise ValueError(f"samples, labels: expected equal lengths, got {len(samples)} and {len(labels)}")
         if len(class_names) < 1:
@@ -97,8 +114,9 @@ class ClipDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.num_skipped_frames = 0
+        self.output = output
         self._custom_transform = transform
-        self.transform: ClipTransformFn = transform if transform is not None else ClipTransform(size, train=train)
+        self.transform: ClipTransformFn = transform if transform is not None else self._default_transform(train)
 
     @property
     def num_classes(self) -> int:
@@ -114,7 +132,10 @@ class ClipDataset(Dataset):
         generator = self._generator(index)
         frames = list_frames(self.samples[index])
         indices = uniform_indices(len(frames), self.num_frames, random=self.train, generator=generator)
-        decoded, skipped = read_clip(frames, indices, on_corrupt=self.on_corrupt)
+        if self.output == "jpeg":
+            files, skipped = read_jpeg_bytes(frames, indices, on_corrupt=self.on_corrupt)
+        else:
+            decoded, skipped = read_clip(frames, indices, on_corrupt=self.on_corrupt)
         if skipped:
             self.num_skipped_frames += skipped
             logger.warning(
@@ -123,6 +144,8 @@ class ClipDataset(Dataset):
                 skipped,
                 self.num_skipped_frames,
             )
+        if self.output == "jpeg":
+            return JpegClip.build(files, *self.transform.draw(generator), self.size), self.labels[index]
         return self.transform(decoded, generator), self.labels[index]
 
     def set_epoch(self, epoch: int) -> None:
@@ -148,8 +171,11 @@ class ClipDataset(Dataset):
         if train is not None and train != self.train:
             new.train = train
             if self._custom_transform is None:
-                new.transform = ClipTransform(self.size, train=train)
+                new.transform = new._default_transform(train)
         return new
+
+    def _default_transform(self, train: bool) -> ClipTransform:
+        return ClipTransform(self.size, train=train, output="uint8" if self.output == "uint8" else "float")
 
     def _generator(self, index: int) -> torch.Generator | None:
         if self.seed is None or not self.train:
@@ -160,7 +186,7 @@ class ClipDataset(Dataset):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(clips={len(self)}, classes={self.num_classes}, num_frames={self.num_frames}, "
-            f"size={self.size}, train={self.train})"
+            f"size={self.size}, train={self.train}" + (f", output={self.output!r})" if self.output != "float" else ")")
         )
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from ._io import AnnotationRow, Issue, SplitRows, first_existing, require_dir
-from .clips import ClipDataset, ClipTransformFn
+from .clips import ClipDataset, ClipOutput, ClipTransformFn
 from .layout import DatasetLayout
 
 __all__ = ["DFEW", "DFEW_CLASSES", "DFEW_FRAME_SETS", "DFEW_OFFICIAL_COUNTS", "dfew_layout", "read_dfew_split"]
@@ -223,7 +223,8 @@ class DFEW(ClipDataset):
         split_dir: folder holding ``train(single-labeled)``/``test(single-labeled)`` (also accepted:
             ``train_single-labeled``); default ``root/EmoLabel_DataSplit``.
         split_file: explicit split CSV, overriding ``split_dir``/``fold``/``split`` lookup.
-        on_corrupt, transform, seed: see [`ClipDataset`][lifting_dfer.data.ClipDataset].
+        on_corrupt, transform, seed, output: see [`ClipDataset`][lifting_dfer.data.ClipDataset]
+            (``output="uint8"``: uint8 clips for [`ClipNormalize`][lifting_dfer.data.ClipNormalize] on the device).
     """
 
     def __init__(
@@ -241,6 +242,7 @@ class DFEW(ClipDataset):
         on_corrupt: Literal["raise", "skip"] = "raise",
         transform: ClipTransformFn | None = None,
         seed: int | None = None,
+        output: ClipOutput = "float",
     ) -> None:
         layout = dfew_layout(root, frames_dir=frames_dir, split_dir=split_dir, split_file=split_file)
         split_file, rows, samples = layout.load(fold, split)
@@ -261,4 +263,5 @@ class DFEW(ClipDataset):
             on_corrupt=on_corrupt,
             transform=transform,
             seed=seed,
+            output=output,
         )

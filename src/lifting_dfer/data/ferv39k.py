@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from ._io import AnnotationRow, Issue, SplitRows, numbered_lines, require_dir, split_fields
-from .clips import ClipDataset, ClipTransformFn
+from .clips import ClipDataset, ClipOutput, ClipTransformFn
 from .dfew import DFEW_CLASSES
 from .layout import DatasetLayout
 
@@ -146,7 +146,8 @@ class FERV39k(ClipDataset):
         train: augmentation and random temporal offsets; defaults to ``split == "train"``.
         frames_dir: frame root under ``root`` (or absolute).
         split_file: explicit split file, overriding the ``setup`` lookup.
-        on_corrupt, transform, seed: see [`ClipDataset`][lifting_dfer.data.ClipDataset].
+        on_corrupt, transform, seed, output: see [`ClipDataset`][lifting_dfer.data.ClipDataset]
+            (``output="uint8"``: uint8 clips for [`ClipNormalize`][lifting_dfer.data.ClipNormalize] on the device).
     """
 
     def __init__(
@@ -164,6 +165,7 @@ class FERV39k(ClipDataset):
         on_corrupt: Literal["raise", "skip"] = "raise",
         transform: ClipTransformFn | None = None,
         seed: int | None = None,
+        output: ClipOutput = "float",
     ) -> None:
         layout = ferv39k_layout(
             root, setup=setup, class_order=class_order, frames_dir=frames_dir, split_file=split_file
@@ -185,4 +187,5 @@ class FERV39k(ClipDataset):
             on_corrupt=on_corrupt,
             transform=transform,
             seed=seed,
+            output=output,
         )

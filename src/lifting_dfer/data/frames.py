@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor
 
 try:
-    from torchvision.io import ImageReadMode, decode_image, read_file
+    from torchvision.io import ImageReadMode, decode_image
 except ImportError:  # torchvision without image I/O: Pillow fallback
     decode_image = None
 
@@ -36,6 +37,7 @@ __all__ = [
     "natural_key",
     "read_clip",
     "read_frame",
+    "read_jpeg_bytes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -95,19 +97,60 @@ def read_frame(path: str | os.PathLike) -> Tensor:
         CorruptFrameError: the file is empty, truncated or not a supported image.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"frame {path} does not exist")
-    if os.path.getsize(path) == 0:
-        raise CorruptFrameError(f"cannot decode frame {path}: empty file")
     if decode_image is None:
+        _read_bytes(path)  # the same errors for missing and empty files
         return _read_frame_pil(path)
     try:
-        frame = decode_image(read_file(path), mode=ImageReadMode.RGB)
+        frame = decode_image(_read_bytes(path), mode=ImageReadMode.RGB)
     except RuntimeError as err:
         raise CorruptFrameError(f"cannot decode frame {path}: {str(err).splitlines()[-1]}") from err
     if frame.dtype != torch.uint8:  # 16-bit PNG
         frame = (frame.to(torch.int32) >> 8).to(torch.uint8)
     return frame
+
+
+def _read_bytes(path: str) -> Tensor:
+    """The bytes of a frame file as a 1-D uint8 tensor (one open, one read: no separate existence checks)."""
+    try:
+        with open(path, "rb") as f:
+            data = bytearray(os.fstat(f.fileno()).st_size)
+            size = f.readinto(data)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise FileNotFoundError(f"frame {path} does not exist") from None
+    if size == 0:
+        raise CorruptFrameError(f"cannot decode frame {path}: empty file")
+    return torch.frombuffer(data, dtype=torch.uint8)[:size]
+
+
+def read_jpeg_bytes(
+    frames: Sequence[str | os.PathLike],
+    indices: Sequence[int],
+    *,
+    on_corrupt: Literal["raise", "skip"] = "raise",
+) -> tuple[list[Tensor], int]:
+    """The undecoded bytes of ``frames[i]`` for each ``i`` in ``indices`` (each distinct file read once), for
+    decoding elsewhere (``torchvision.io.decode_jpeg(..., device="cuda")``).
+
+    Only JPEG frames can be read so: a file without JPEG's start-of-image marker is unreadable. With
+    ``on_corrupt="skip"``, a missing, empty or non-JPEG file is replaced by the nearest readable one as in
+    [`read_clip`][lifting_dfer.data.read_clip]; a JPEG truncated further in is only found when it is decoded.
+
+    Returns:
+        one 1-D uint8 tensor per index, and the number of replaced files.
+
+    Raises:
+        CorruptFrameError: a frame is not a JPEG file and ``on_corrupt="raise"``, or no frame of the clip is one.
+        FileNotFoundError: a missing frame and ``on_corrupt="raise"``.
+        IndexError: an index outside ``[0, len(frames))``.
+    """
+
+    def read(path: str) -> Tensor:
+        data = _read_bytes(path)
+        if data.numel() < 4 or data[0] != 0xFF or data[1] != 0xD8:
+            raise CorruptFrameError(f"cannot decode frame {path} on the device: not a JPEG file")
+        return data
+
+    return _gather(frames, indices, on_corrupt, read)
 
 
 def _read_frame_pil(path: str) -> Tensor:
@@ -133,6 +176,9 @@ def read_clip(
     (searching outwards, earlier frame first on ties) and a warning is logged; the count of replaced files is
     returned. Frames whose size differs from the first sampled frame are resized to it.
 
+    The frames are stacked in the decoder's memory order, pixel by pixel (``channels_last``: ``(t, h, w, 3)`` in
+    memory), which saves a transposing copy; ``.contiguous()`` gives the usual layout.
+
     Shape:
         returns ``frames: (t, 3, h, w)`` uint8 with ``t = len(indices)``, and the number of replaced files.
 
@@ -140,6 +186,17 @@ def read_clip(
         CorruptFrameError: a frame is unreadable and ``on_corrupt="raise"``, or no frame of the clip is readable.
         IndexError: an index outside ``[0, len(frames))``.
     """
+    out, skipped = _gather(frames, indices, on_corrupt, read_frame)
+    h, w = out[0].shape[-2:]
+    pixels = [(img if img.shape[-2:] == (h, w) else _resize_uint8(img, h, w)).permute(1, 2, 0) for img in out]
+    return rearrange(torch.stack(pixels), "t h w c -> t c h w"), skipped
+
+
+def _gather(
+    frames: Sequence[str | os.PathLike], indices: Sequence[int], on_corrupt: str, read: Callable[[str], Tensor]
+) -> tuple[list[Tensor], int]:
+    """``read(frames[i])`` for each index (each distinct file once), unreadable files replaced as ``on_corrupt``
+    says; returns the list and the number of replaced files."""
     if on_corrupt not in ("raise", "skip"):
         raise ValueError(f"on_corrupt: expected 'raise' or 'skip', got {on_corrupt!r}")
     n = len(frames)
@@ -159,7 +216,7 @@ def read_clip(
         if i in unreadable:
             return None
         try:
-            decoded[i] = read_frame(frames[i])
+            decoded[i] = read(os.fspath(frames[i]))
         except (CorruptFrameError, FileNotFoundError):
             if on_corrupt == "raise":
                 raise
@@ -178,10 +235,7 @@ def read_clip(
             skipped += 1
             logger.warning("unreadable frame %s replaced by the nearest readable frame of its clip", frames[i])
         out[i] = img
-
-    h, w = out[indices[0]].shape[-2:]
-    stacked = [out[i] if out[i].shape[-2:] == (h, w) else _resize_uint8(out[i], h, w) for i in indices]
-    return torch.stack(stacked), skipped
+    return [out[i] for i in indices], skipped
 
 
 def _nearest_readable(i: int, n: int, load) -> Tensor | None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from ._io import AnnotationRow, Issue, SplitRows, raw_lines, require_dir, split_fields
-from .clips import ClipDataset, ClipTransformFn
+from .clips import ClipDataset, ClipOutput, ClipTransformFn
 from .layout import DatasetLayout
 
 __all__ = [
@@ -245,7 +245,8 @@ class MAFW(ClipDataset):
         split_dir: folder holding ``set_1/`` ... ``set_5/``; default ``root/Train & Test Set/single/no_caption``
             (``compound/no_caption`` for the compound labels); the ``with_caption`` folders are read too.
         split_file: explicit split file, overriding the ``split_dir``/``fold``/``split`` lookup.
-        on_corrupt, transform, seed: see [`ClipDataset`][lifting_dfer.data.ClipDataset].
+        on_corrupt, transform, seed, output: see [`ClipDataset`][lifting_dfer.data.ClipDataset]
+            (``output="uint8"``: uint8 clips for [`ClipNormalize`][lifting_dfer.data.ClipNormalize] on the device).
     """
 
     def __init__(
@@ -265,6 +266,7 @@ class MAFW(ClipDataset):
         on_corrupt: Literal["raise", "skip"] = "raise",
         transform: ClipTransformFn | None = None,
         seed: int | None = None,
+        output: ClipOutput = "float",
     ) -> None:
         layout = mafw_layout(
             root,
@@ -291,4 +293,5 @@ class MAFW(ClipDataset):
             on_corrupt=on_corrupt,
             transform=transform,
             seed=seed,
+            output=output,
         )

@@ -6,13 +6,16 @@ Pipeline (``ClipTransform``), on decoded ``uint8`` frames ``(t, 3, h, w)``:
   uniformly random position; a horizontal flip with probability ``flip_p``. Both drawn once per clip.
 - test: the centred square crop of side ``min(h, w)`` (the whole frame for square face crops).
 
-then one bilinear, antialiased ``F.interpolate`` call to ``size x size`` for the whole clip, scaling to
-``[0, 1]``, ImageNet normalisation and ``rearrange(x, "t c h w -> c t h w")``.
+then one bilinear, antialiased ``F.interpolate`` call to ``size x size`` for the whole clip, in ``uint8``, and
+``rearrange(x, "t c h w -> c t h w")``. ``output="float"`` then scales to ``[0, 1]`` and normalises (ImageNet
+mean and std by default); ``output="uint8"`` stops before: the clip stays ``uint8`` and
+[`ClipNormalize`][lifting_dfer.data.ClipNormalize] normalises whole batches on the device, with the same values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +24,7 @@ from torch import Tensor
 
 from ..normalization import IMAGENET
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ClipTransform", "random_crop_box", "resize_clip"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ClipTransform", "CropDraw", "crop_box", "random_crop_box", "resize_clip"]
 
 IMAGENET_MEAN = IMAGENET.mean
 """Per-channel (RGB) mean subtracted from frames scaled to ``[0, 1]``, as the pretrained backbones expect."""
@@ -46,10 +49,32 @@ def random_crop_box(
     if not 0.0 < lo <= hi <= 1.0:
         raise ValueError(f"scale: expected 0 < low <= high <= 1, got {scale}")
     u = torch.rand((3,), generator=generator, dtype=torch.float64).tolist()
+    return crop_box(height, width, CropDraw(lo + (hi - lo) * u[0], u[1], u[2]))
+
+
+class CropDraw(NamedTuple):
+    """The random part of a training crop, independent of the frame size: the side as a fraction of the shorter
+    frame side, and the top and left positions as fractions in ``[0, 1)`` of the free range."""
+
+    fraction: float
+    top: float
+    left: float
+
+
+def crop_box(height: int, width: int, draw: CropDraw | None = None) -> tuple[int, int, int]:
+    """The square crop ``(top, left, side)`` of a ``height x width`` frame that ``draw`` selects; without a draw,
+    the centred square of side ``min(height, width)``.
+
+    Examples:
+        >>> crop_box(10, 20, CropDraw(0.5, 0.0, 0.99)), crop_box(10, 20)
+        ((0, 15, 5), (0, 5, 10))
+    """
     short = min(height, width)
-    side = max(1, min(short, round((lo + (hi - lo) * u[0]) * short)))
-    top = int(u[1] * (height - side + 1))
-    left = int(u[2] * (width - side + 1))
+    if draw is None:
+        return (height - short) // 2, (width - short) // 2, short
+    side = max(1, min(short, round(draw.fraction * short)))
+    top = int(draw.top * (height - side + 1))
+    left = int(draw.left * (width - side + 1))
     return top, left, side
 
 
@@ -62,30 +87,50 @@ def resize_clip(frames: Tensor, size: int) -> Tensor:
     Shape:
         ``frames: (t, c, h, w)`` uint8 or float -> ``(t, c, size, size)`` float32 (same value range).
     """
+    if frames.dtype == torch.uint8:
+        return _resize_uint8_clip(frames, size).float()
     if frames.shape[-2:] == (size, size):
         return frames.float()
-    frames = frames.contiguous(memory_format=torch.channels_last) if frames.dtype == torch.uint8 else frames.float()
-    out = F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return out.float()  # may be channels_last: callers that need a layout copy once, fused with their next op
+    out = F.interpolate(frames.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return out.float()
+
+
+def _resize_uint8_clip(frames: Tensor, size: int) -> Tensor:
+    """``resize_clip`` in uint8, ``channels_last`` (pixel by pixel in memory): torch's fast uint8 path reads and
+    writes that layout, and a crop of ``channels_last`` frames becomes one by copying whole rows."""
+    frames = frames.contiguous(memory_format=torch.channels_last)  # no copy for the frames of read_clip
+    if frames.shape[-2:] == (size, size):
+        return frames
+    return F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 class ClipTransform:
-    """uint8 frames -> normalised float clip, with the same random crop and flip for all frames.
+    """uint8 frames -> a clip of ``size x size`` frames, with the same random crop and flip for all frames.
 
     Shape:
-        ``frames: (t, 3, h, w)`` uint8 -> ``(3, t, size, size)`` float32, ImageNet-normalised.
+        ``frames: (t, 3, h, w)`` uint8 -> ``(3, t, size, size)``: float32 normalised (``output="float"``), or
+        uint8 with the same crop, flip and resize (``output="uint8"``; [`ClipNormalize`][lifting_dfer.data.ClipNormalize]
+        turns it into the float clip, on whichever device).
 
     Args:
         size: output side.
         train: random crop + flip (train) or centred crop (test).
         crop_scale: range of the crop side as a fraction of the shorter frame side (train only).
         flip_p: probability of a horizontal flip (train only).
-        mean, std: per-channel normalisation of ``[0, 1]`` pixel values.
+        mean, std: per-channel normalisation of ``[0, 1]`` pixel values (``output="float"`` only).
+        output: ``"float"`` (normalised here) or ``"uint8"`` (no float work: normalise later, on the device).
+
+    A ``uint8`` clip is returned in the memory order of the resize (``(t, size, size, 3)``, ``channels_last``)
+    rather than copied into ``(3, t, size, size)`` order: [`collate_clips`][lifting_dfer.data.collate_clips]
+    batches it without that copy, and [`ClipNormalize`][lifting_dfer.data.ClipNormalize] writes its output
+    contiguous.
 
     Examples:
         >>> frames = torch.zeros(4, 3, 8, 10, dtype=torch.uint8)
         >>> ClipTransform(6)(frames).shape
         torch.Size([3, 4, 6, 6])
+        >>> ClipTransform(6, output="uint8")(frames).dtype
+        torch.uint8
     """
 
     def __init__(
@@ -97,6 +142,7 @@ class ClipTransform:
         flip_p: float = 0.5,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        output: Literal["float", "uint8"] = "float",
     ) -> None:
         if size < 1:
             raise ValueError(f"size: expected a positive output side, got {size}")
@@ -104,35 +150,45 @@ class ClipTransform:
             raise ValueError(f"flip_p: expected a probability in [0, 1], got {flip_p}")
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ValueError(f"mean, std: expected 3 values each with std > 0, got {mean}, {std}")
+        if output not in ("float", "uint8"):
+            raise ValueError(f"output: expected 'float' or 'uint8', got {output!r}")
         random_crop_box(1, 1, scale=crop_scale, generator=torch.Generator())  # validates crop_scale
         self.size = size
         self.train = train
         self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
         self.flip_p = flip_p
+        self.output = output
         # Normalise uint8 values directly: (x / 255 - mean) / std == (x - 255 mean) / (255 std).
         self._shift = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1) * 255.0
         self._scale = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1) * 255.0
+
+    def draw(self, generator: torch.Generator | None = None) -> tuple[CropDraw | None, bool]:
+        """The crop and the flip of one clip: in training, two draws from ``generator`` (in this order); else
+        ``(None, False)``, the centred crop (see [`crop_box`][lifting_dfer.data.crop_box])."""
+        if not self.train:
+            return None, False
+        lo, hi = self.crop_scale
+        u = torch.rand((3,), generator=generator, dtype=torch.float64).tolist()
+        flip = torch.rand((), generator=generator).item() < self.flip_p
+        return CropDraw(lo + (hi - lo) * u[0], u[1], u[2]), flip
 
     def __call__(self, frames: Tensor, generator: torch.Generator | None = None) -> Tensor:
         if not isinstance(frames, Tensor) or frames.ndim != 4 or frames.shape[1] != 3:
             got = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
             raise ValueError(f"frames: expected shape 't c h w' with c=3, got {got}")
-        h, w = frames.shape[-2:]
-        flip = False
-        if self.train:
-            top, left, side = random_crop_box(h, w, scale=self.crop_scale, generator=generator)
-            flip = torch.rand((), generator=generator).item() < self.flip_p
-        else:
-            side = min(h, w)
-            top, left = (h - side) // 2, (w - side) // 2
+        draw, flip = self.draw(generator)
+        top, left, side = crop_box(*frames.shape[-2:], draw)
         crop = frames[:, :, top : top + side, left : left + side]
         if flip:
             crop = crop.flip(-1)  # flipping commutes with the (symmetric) resize; cheaper on the small uint8 crop
-        x = rearrange(resize_clip(crop, self.size), "t c h w -> c t h w")
-        out = torch.empty(x.shape, dtype=torch.float32)
-        torch.sub(x, self._shift, out=out)  # one pass: layout change and normalisation together
-        return out.div_(self._scale)
+        x = rearrange(_resize_uint8_clip(crop, self.size), "t c h w -> c t h w")
+        if self.output == "uint8":
+            return x
+        # to float and to (c, t, h, w) order in one copy, then contiguous in-place arithmetic (mixed-dtype strided
+        # arithmetic is 2-3x slower on the CPU); the same values as (x.float() - shift) / scale
+        return torch.empty(x.shape, dtype=torch.float32).copy_(x).sub_(self._shift).div_(self._scale)
 
     def __repr__(self) -> str:
         extra = f", crop_scale={self.crop_scale}, flip_p={self.flip_p}" if self.train else ""
-        return f"{type(self).__name__}(size={self.size}, train={self.train}{extra})"
+        output = ", output='uint8'" if self.output == "uint8" else ""
+        return f"{type(self).__name__}(size={self.size}, train={self.train}{extra}{output})"

@@ -40,6 +40,7 @@ DATASETS: dict[str, dict[str, Any]] = {
     "dfew": {"folds": (1, 2, 3, 4, 5), "num_frames": 16, "num_classes": 7},
     "ferv39k": {"folds": None, "num_frames": 16, "num_classes": 7},
     "mafw": {"folds": (1, 2, 3, 4, 5), "num_frames": 32, "num_classes": 11},
+    "folder": {"folds": None, "num_frames": 16, "num_classes": None},  # lifting-dfer prepare: classes from its labels
 }
 """Per-dataset facts: folds (``None`` for one train/test split), default frames per clip, classes."""
 
@@ -72,8 +73,12 @@ _SYNTHETIC_ROOT = os.path.join("runs", "synthetic_dfew")
 
 RESUME_OVERRIDABLE = frozenset(
     {"device", "num_workers", "progress", "tensorboard", "compile", "output_dir", "resume", "eval_batch_size"}
+    | {"data_output"}
 )
-"""Settings a resumed run may change (they do not alter the computation on the CPU)."""
+"""Settings a resumed run may change (they do not alter the computation on the CPU; ``data_output="jpeg"``
+resizes in float, which moves pixel values by less than one grey level)."""
+
+DATA_OUTPUTS = ("uint8", "float", "jpeg")
 
 
 @dataclass
@@ -82,8 +87,10 @@ class TrainConfig:
 
     ``None`` means "the dataset's default" for ``num_frames`` and "a new timestamped folder under ``runs/``" for
     ``output_dir``. ``pretrained`` is ``True`` for the paper's backbone weights, a weights file or name, or
-    ``None`` (from scratch). ``data_manifest`` is not a setting: the run fills it with the data it found (dataset,
-    frame folder, the fingerprint of ``lifting-dfer check-data``, clip and frame counts).
+    ``None`` (from scratch). ``init`` names a model to fine-tune and ``freeze`` the parts kept fixed
+    ([`lifting_dfer.training.finetune`][lifting_dfer.training.finetune]). ``data_manifest`` is not a setting: the
+    run fills it with the data it found (dataset, frame folder, the fingerprint of ``lifting-dfer check-data``, clip
+    and frame counts).
     """
 
     dataset: str = "dfew"
@@ -93,6 +100,8 @@ class TrainConfig:
     model: str = "ifdd_2dcnn"
     model_args: dict[str, Any] = field(default_factory=dict)
     pretrained: str | bool | None = None
+    init: str | None = None
+    freeze: list[str] = field(default_factory=list)
     num_frames: int | None = None
     size: int = 224
     epochs: int = 100
@@ -109,6 +118,7 @@ class TrainConfig:
     select_metric: str = "uar"
     seed: int = 0
     num_workers: int = 4
+    data_output: str = "uint8"
     device: str = "auto"
     amp: str = "auto"
     compile: bool = False
@@ -126,6 +136,8 @@ class TrainConfig:
         # absolute data paths, so that a run can be resumed or evaluated from another working directory
         if self.data_root is not None:
             self.data_root = os.path.abspath(self.data_root)
+        if self.init is not None and os.path.exists(self.init):
+            self.init = os.path.abspath(self.init)
         self.synthetic_root = os.path.abspath(self.synthetic_root)
         self.validate()
 
@@ -175,6 +187,8 @@ class TrainConfig:
             raise ValueError(f"amp: expected auto, bf16, fp16 or none, got {self.amp!r}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers: expected >= 0, got {self.num_workers}")
+        if self.data_output not in DATA_OUTPUTS:
+            raise ValueError(f"data_output: expected one of {', '.join(DATA_OUTPUTS)}, got {self.data_output!r}")
         if self.synthetic_clips_per_class < 5:
             raise ValueError(
                 f"synthetic_clips_per_class: expected >= 5 (5 folds), got {self.synthetic_clips_per_class}"
@@ -257,7 +271,8 @@ def _data_arguments(g: argparse._ArgumentGroup, d: TrainConfig, dataset: str | N
         "--data-root",
         default=None,
         metavar="DIR",
-        help="dataset folder (DFEW/, FERV39k/ or MAFW/); omit for the synthetic CPU demo",
+        help="dataset folder (DFEW/, FERV39k/, MAFW/, or a folder written by lifting-dfer prepare for --dataset "
+        "folder); omit for the synthetic CPU demo",
     )
     g.add_argument(
         "--data-arg",
@@ -276,6 +291,13 @@ def _data_arguments(g: argparse._ArgumentGroup, d: TrainConfig, dataset: str | N
         help="part of the training split held out for model selection (4:1)",
     )
     g.add_argument("--num-workers", type=int, default=d.num_workers, help="DataLoader worker processes")
+    g.add_argument(
+        "--data-output",
+        choices=DATA_OUTPUTS,
+        default=d.data_output,
+        help="what the workers deliver: uint8 clips normalised on the device, float clips normalised in the "
+        "workers, or the JPEG files undecoded, decoded on the device in batches (for GPUs with few CPU cores)",
+    )
     g.add_argument("--demo", action="store_true", help="force the synthetic CPU demo preset")
     g.add_argument("--synthetic-root", default=_SYNTHETIC_ROOT, help="where the synthetic DFEW is written (demo)")
     g.add_argument(
@@ -303,6 +325,20 @@ def _model_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
         help="backbone weights: 'default' (the paper's: ImageNet MobileNetV2 / Kinetics-400 MViT-v2-S, "
         "downloaded into the timm / torchvision cache on first use; used whenever --data-root is given), "
         "'none' (from scratch, as the synthetic demo trains), a weights file, or a timm / torchvision weights name",
+    )
+    g.add_argument(
+        "--init",
+        default=None,
+        metavar="CKPT",
+        help="fine-tune: start from every weight of this lifting_dfer checkpoint but a classifier whose class count "
+        "differs; --model, --model-arg, --num-frames and --size default to the checkpoint's, no backbone download",
+    )
+    g.add_argument(
+        "--freeze",
+        action="append",
+        default=[],
+        metavar="PART",
+        help="keep a part of the model fixed (no gradient, eval mode), e.g. backbone; repeatable (default: none)",
     )
 
 
@@ -388,7 +424,8 @@ def config_from_args(argv: Sequence[str] | None = None, *, dataset: str | None =
     options given.
 
     The demo preset applies when ``--demo`` is given or no ``--data-root`` is (then the dataset must be DFEW,
-    whose layout the synthetic data copies); explicit options override the preset.
+    whose layout the synthetic data copies); explicit options override the preset. With ``--init``, the model
+    settings not given come from that checkpoint ([`init_preset`][lifting_dfer.training.finetune.init_preset]).
     """
     parser = build_parser(dataset)
     args = parser.parse_args(argv)
@@ -419,6 +456,13 @@ def config_from_args(argv: Sequence[str] | None = None, *, dataset: str | None =
         for key, value in DEMO_PRESET.items():
             if key not in given:
                 values[key] = value
+    if values["init"] is not None:  # the architecture of the checkpoint to fine-tune, unless given
+        from .finetune import init_preset
+
+        try:
+            values = init_preset(values, given)
+        except (FileNotFoundError, ValueError) as err:
+            parser.error(str(err))
     try:
         config = TrainConfig(**values)
     except ValueError as err:

@@ -4,6 +4,10 @@ gathered evaluation that reports UAR/WAR.
 Loss (the paper's training protocol): ``cross_entropy(out.logits, y) + LiftLoss(weight)(out.y_s, out.x)`` when the
 model returns an ``IFDDOutput`` (IFDD in training mode), else cross entropy alone (baselines).
 
+Input: batches of float clips go to the model as they are; ``uint8`` clips (datasets with ``output="uint8"``) and
+undecoded JPEG clips (``output="jpeg"``) are copied to the device first and become the float input there
+([`ClipNormalize`][lifting_dfer.data.ClipNormalize] with the run's ``normalization``).
+
 Interruption: inside [`GracefulInterrupt`][lifting_dfer.training.GracefulInterrupt], SIGINT (Ctrl-C) and SIGTERM only
 set a flag; the epoch loop stops after the step in progress and raises `TrainingInterrupted`, so the caller can save a
 checkpoint of a consistent state (the model, optimizer, schedule and RNGs after a whole number of steps). A second
@@ -25,10 +29,13 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from ..data.device_transform import ClipNormalize, JpegClips
 from ..metrics import classification_report
-from .distributed import DistributedContext, ShardSampler, gather_predictions
+from ..normalization import IMAGENET, Normalization
+from .distributed import DistributedContext, gather_predictions
+from .loaders import shard_loader
 
 __all__ = [
     "EpochStats",
@@ -162,9 +169,14 @@ def training_loss(output: Any, labels: Tensor, lift_loss: nn.Module | None) -> t
     return ce + lift, logits, ce, lift
 
 
-def _as_batch(batch: Any, device: torch.device, channels_last: bool) -> tuple[Tensor, Tensor]:
+def _as_batch(batch: Any, device: torch.device, channels_last: bool, normalize: ClipNormalize) -> tuple[Tensor, Tensor]:
     clips, labels = batch[0], batch[1]
-    clips = clips.to(device, non_blocking=True)
+    if isinstance(clips, JpegClips):
+        clips = normalize(clips.decode(device))
+    else:
+        clips = clips.to(device, non_blocking=True)
+        if not clips.is_floating_point():  # uint8 pixels: normalised here, on the device
+            clips = normalize(clips)
     if channels_last and clips.dim() == 5:
         clips = clips.contiguous(memory_format=torch.channels_last_3d)
     return clips, torch.as_tensor(labels).to(device, non_blocking=True)
@@ -195,17 +207,20 @@ def train_one_epoch(
     channels_last: bool = False,
     interrupt: GracefulInterrupt | None = None,
     progress: Any = None,
+    normalization: Normalization = IMAGENET,
 ) -> EpochStats:
     """Train on ``batches`` (``(clips, labels)`` pairs), updating ``stats`` in place after every step.
 
     The scheduler steps after every optimiser step. ``progress`` is an optional tqdm bar wrapped around
-    ``batches`` by the caller (its postfix shows the running loss and accuracy).
+    ``batches`` by the caller (its postfix shows the running loss and accuracy). ``uint8`` and JPEG batches are
+    normalised on ``device`` with ``normalization``.
 
     Raises:
         TrainingInterrupted: ``interrupt.requested`` became true; ``stats`` describes the steps completed.
         ValueError: a non-finite loss (the batch is named by its step).
     """
     model.train()
+    normalize = ClipNormalize(normalization).to(device)
     start = time.perf_counter()
     iterator = iter(batches)
     try:
@@ -216,7 +231,7 @@ def train_one_epoch(
                 batch = next(iterator)
             except StopIteration:
                 break
-            clips, labels = _as_batch(batch, device, channels_last)
+            clips, labels = _as_batch(batch, device, channels_last, normalize)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 output = model(clips)
             loss, logits, ce, lift = training_loss(output, labels, lift_loss)
@@ -279,12 +294,17 @@ def evaluate(
     channels_last: bool = False,
     progress: bool = False,
     desc: str = "eval",
+    normalization: Normalization = IMAGENET,
+    loader: Iterable[Any] | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` (eval mode, logits) on every clip of ``dataset`` exactly once; every rank gets the result.
 
     Each rank scores the clips ``rank::world_size`` (no padding); predictions are gathered and put back in dataset
     order. ``report`` holds ``uar``, ``war``, ``per_class``, ``support``, ``confusion``, ``class_names`` and the
-    mean cross-entropy ``loss``.
+    mean cross-entropy ``loss``. ``uint8`` and JPEG batches are normalised on ``device`` with ``normalization``.
+    ``loader`` replaces the DataLoader built here (a
+    [`shard_loader`][lifting_dfer.training.loaders.shard_loader] of ``dataset``, kept with persistent workers
+    from one evaluation to the next).
 
     Shape:
         ``logits: (n, k)`` float32 on the CPU, ``labels: (n,)``, ``n = len(dataset)``.
@@ -292,16 +312,14 @@ def evaluate(
     from tqdm.auto import tqdm
 
     ctx = ctx or DistributedContext(device=device)
-    n = len(cast(Sized, dataset))  # map-style datasets have a length; torch's Dataset type does not say so
-    sampler = ShardSampler(n, rank=ctx.rank, world_size=ctx.world_size)
-    loader = DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, pin_memory=device.type == "cuda"
-    )
+    if loader is None:
+        loader = shard_loader(dataset, batch_size=batch_size, device=device, ctx=ctx, num_workers=num_workers)
+    normalize = ClipNormalize(normalization).to(device)
     was_training = model.training
     model.eval()
     logits_parts, label_parts = [], []
     for batch in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True, disable=not (progress and ctx.is_main)):
-        clips, labels = _as_batch(batch, device, channels_last)
+        clips, labels = _as_batch(batch, device, channels_last, normalize)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             output = model(clips)
         logits = output.logits if hasattr(output, "logits") else output
@@ -311,6 +329,7 @@ def evaluate(
     k = len(class_names)
     logits = torch.cat(logits_parts) if logits_parts else torch.zeros(0, k)
     labels = torch.cat(label_parts) if label_parts else torch.zeros(0, dtype=torch.long)
+    n = len(cast(Sized, dataset))  # map-style datasets have a length; torch's Dataset type does not say so
     indices = torch.arange(ctx.rank, n, ctx.world_size)
     logits, labels = gather_predictions(indices, logits, labels)
     if logits.shape != (n, k):

@@ -126,6 +126,7 @@ def evaluate_checkpoint(
             do not match the dataset's.
     """
     from ..checkpoint import model_from_checkpoint
+    from ..normalization import checkpoint_normalization
     from .runner import build_datasets, dataset_root
 
     ctx = ctx or setup_distributed(device)
@@ -156,6 +157,7 @@ def evaluate_checkpoint(
         num_workers=num_workers,
         progress=progress,
         desc=split,
+        normalization=checkpoint_normalization(ckpt),
     )
     out = Path(output_dir) if output_dir is not None else checkpoint.parent / f"eval-{split}"
     metrics = {

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ..normalization import IMAGENET
 from .config import DATASETS, RESUME_OVERRIDABLE, TrainConfig, config_from_args
 from .distributed import DistributedContext, barrier, broadcast_object, cleanup_distributed, setup_distributed
 from .engine import autocast_dtype, evaluate
@@ -64,7 +65,11 @@ def build_datasets(cfg: TrainConfig, fold: int, root: Path) -> tuple[Any, Any, A
     """``(train, val, test)`` of ``fold``: the official training split divided 4:1 (stratified) and the test split."""
     from ..data import DFEW, MAFW, FERV39k, train_val_split
 
-    common = {"num_frames": cfg.frames, "size": cfg.size, **cfg.data_args}
+    common = {"num_frames": cfg.frames, "size": cfg.size, "output": cfg.data_output, **cfg.data_args}
+    if cfg.dataset == "folder":  # your own videos, prepared by lifting-dfer prepare: its manifest gives the splits
+        from ..data.folder import folder_datasets
+
+        return folder_datasets(root, val_fraction=cfg.val_fraction, seed=cfg.seed, **common)
     make: Callable[[Literal["train", "test"]], Any]
     if cfg.dataset == "dfew":
         make = lambda split: DFEW(root, fold=fold, split=split, seed=cfg.seed, **common)  # noqa: E731
@@ -156,6 +161,10 @@ def _train_fold(
     train, val, test = build_datasets(cfg, fold, root)
     class_names = list(train.class_names)
     model, arch_kwargs = build_model(cfg, len(class_names))
+    if cfg.init is not None or cfg.freeze:
+        from .finetune import start_from
+
+        start_from(model, cfg, class_names, resume=resume_fold)
     seed_everything(cfg.seed + 1 + ctx.rank)  # dropout etc.: different streams per rank
     fold_label = f"fold {fold}" if DATASETS[cfg.dataset]["folds"] else "train/test split"
     logger.info(
@@ -170,7 +179,10 @@ def _train_fold(
     )
     from ..video.sampling import training_sampling  # the clips' frame rate, for predict (None: synthetic data)
 
-    sampling = training_sampling(cfg.dataset if cfg.data_root is not None else None, cfg.frames).to_dict()
+    if hasattr(train, "training_sampling"):  # a folder of your own videos: T0 over its clips' mean duration
+        sampling = train.training_sampling(cfg.frames).to_dict()
+    else:
+        sampling = training_sampling(cfg.dataset if cfg.data_root is not None else None, cfg.frames).to_dict()
     result = fit(
         model,
         train,
@@ -182,7 +194,7 @@ def _train_fold(
         class_names=class_names,
         ctx=ctx,
         resume=resume_fold,
-        extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling},
+        extra={"fold": fold, "dataset": cfg.dataset, "sampling": sampling, "normalization": IMAGENET.to_dict()},
     )
 
     from ..checkpoint import load_checkpoint, load_model_state
@@ -201,6 +213,7 @@ def _train_fold(
         num_workers=cfg.num_workers,
         progress=cfg.progress,
         desc="test",
+        normalization=IMAGENET,
     ).report
     summary = {
         "fold": fold,
@@ -275,7 +288,9 @@ def record_data(cfg: TrainConfig, root: Path) -> None:
 def _fetch_backbone_weights(cfg: TrainConfig) -> None:
     """Log the backbone's starting point; download the pretrained weights now (once, before other ranks load)."""
     if cfg.pretrained is None or cfg.pretrained is False:
-        if cfg.demo:
+        if cfg.init is not None:
+            logger.info("weights: from --init %s", cfg.init)
+        elif cfg.demo:
             logger.info("backbone: from scratch (the demo runs offline)")
         else:
             logger.warning(

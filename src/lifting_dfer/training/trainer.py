@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..checkpoint import check_checkpoint_matches, load_checkpoint, load_model_state, save_checkpoint
 from ..loss import LiftLoss
+from ..normalization import IMAGENET, Normalization, checkpoint_normalization
 from .config import TrainConfig
 from .distributed import DistributedContext, all_gather_objects, barrier, broadcast_buffers, resolve_device
 from .engine import (
@@ -49,6 +50,7 @@ from .engine import (
     train_one_epoch,
 )
 from .history import MetricWriter
+from .loaders import EpochLoader, shard_loader
 from .schedule import WarmupCosine
 
 __all__ = ["FitResult", "fit", "get_rng_state", "set_rng_state", "steps_per_epoch"]
@@ -132,7 +134,9 @@ def fit(
         arch, arch_kwargs, class_names: stored in checkpoints so that they rebuild the model.
         ctx: the process's place in a ``torchrun`` world (default: one process on ``cfg.device``).
         resume: continue from ``folder/last.pt`` (it must exist); without it an existing ``last.pt`` is an error.
-        extra: more top-level checkpoint fields (e.g. ``fold``).
+        extra: more top-level checkpoint fields (e.g. ``fold``); its ``normalization`` (a
+            [`Normalization`][lifting_dfer.normalization.Normalization] record, ImageNet when absent) is also how
+            ``uint8`` batches are normalised on the device.
         interrupt: a [`GracefulInterrupt`][lifting_dfer.training.GracefulInterrupt] (default: a new one installed for
             the duration of the call).
 
@@ -146,7 +150,7 @@ def fit(
     val_set = val_set if val_set is not None and len(cast(Sized, val_set)) > 0 else None
     checkpoints = _Checkpoints(Path(folder), arch, arch_kwargs, class_names, cfg, ctx, dict(extra or {}))
     checkpoints.check_folder(resume)
-    parts = _set_up(model, train_set, cfg, ctx)
+    parts = _set_up(model, train_set, cfg, ctx, normalization=checkpoint_normalization(checkpoints.extra))
     progress = _resume(parts, checkpoints) if resume else _Progress()
     _wrap(parts, cfg, ctx)
     writer = _open_log(checkpoints.folder, progress.history, resume=resume, cfg=cfg, ctx=ctx)
@@ -183,7 +187,9 @@ def fit(
 @dataclass
 class _Parts:
     """What the optimisation steps touch: the model (``raw``; ``train_model`` is it compiled and/or DDP-wrapped,
-    ``eval_model`` compiled), the optimiser, its schedule, mixed precision and the LiftLoss term."""
+    ``eval_model`` compiled), the optimiser, its schedule, mixed precision, the LiftLoss term, and the input: the
+    DataLoaders (one for the whole run each, so that their workers persist) and the normalisation of uint8
+    batches on the device."""
 
     raw: nn.Module
     optimizer: torch.optim.Optimizer
@@ -193,6 +199,9 @@ class _Parts:
     lift_loss: LiftLoss | None
     steps: int
     """Optimisation steps per epoch."""
+    batches: EpochLoader
+    normalization: Normalization = IMAGENET
+    val_batches: DataLoader | None = None
     train_model: nn.Module = field(init=False)  # set by _wrap
     eval_model: nn.Module = field(init=False)
 
@@ -304,8 +313,11 @@ class _Checkpoints:
 # The steps of fit, in the order it takes them.
 
 
-def _set_up(model: nn.Module, train_set: Dataset, cfg: TrainConfig, ctx: DistributedContext) -> _Parts:
-    """The model on the device; AdamW with the warm-up/cosine schedule; mixed precision; the LiftLoss term."""
+def _set_up(
+    model: nn.Module, train_set: Dataset, cfg: TrainConfig, ctx: DistributedContext, *, normalization: Normalization
+) -> _Parts:
+    """The model on the device; AdamW with the warm-up/cosine schedule; mixed precision; the LiftLoss term; the
+    training DataLoader."""
     device = ctx.device
     raw = model.to(device)
     if cfg.channels_last:
@@ -322,7 +334,10 @@ def _set_up(model: nn.Module, train_set: Dataset, cfg: TrainConfig, ctx: Distrib
     amp_dtype = autocast_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     lift_loss = LiftLoss(weight=cfg.lift_weight).to(device) if cfg.lift_weight > 0 else None
-    return _Parts(raw, optimizer, scheduler, scaler, amp_dtype, lift_loss, steps)
+    batches = EpochLoader(
+        train_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers, device=device, seed=cfg.seed
+    )
+    return _Parts(raw, optimizer, scheduler, scaler, amp_dtype, lift_loss, steps, batches, normalization)
 
 
 def _resume(parts: _Parts, checkpoints: _Checkpoints) -> _Progress:
@@ -398,7 +413,7 @@ def _train(
     """Train the steps of epoch ``stats.epoch`` not taken yet; its training means over every rank."""
     from tqdm.auto import tqdm
 
-    loader = _epoch_batches(train_set, cfg, ctx, stats.epoch, stats.step, parts.steps)
+    loader = _epoch_batches(parts.batches, train_set, cfg, ctx, stats.epoch, stats.step, parts.steps)
     bar = tqdm(
         total=parts.steps,
         initial=stats.step,
@@ -422,6 +437,7 @@ def _train(
             channels_last=cfg.channels_last,
             interrupt=interrupt,
             progress=bar,
+            normalization=parts.normalization,
         )
     finally:
         bar.close()
@@ -431,7 +447,13 @@ def _train(
 
 
 def _epoch_batches(
-    dataset: Dataset, cfg: TrainConfig, ctx: DistributedContext, epoch: int, start_step: int, steps: int
+    loader: EpochLoader,
+    dataset: Dataset,
+    cfg: TrainConfig,
+    ctx: DistributedContext,
+    epoch: int,
+    start_step: int,
+    steps: int,
 ) -> DataLoader:
     """The DataLoader of epoch ``epoch``, skipping the ``start_step`` batches already trained."""
     if hasattr(dataset, "set_epoch"):
@@ -441,15 +463,7 @@ def _epoch_batches(
     )
     sampler.set_epoch(epoch)
     order = list(sampler)[: steps * cfg.batch_size] if len(sampler) >= cfg.batch_size else list(sampler)
-    order = order[start_step * cfg.batch_size :]
-    return DataLoader(
-        dataset,
-        batch_size=cfg.batch_size,
-        sampler=order,
-        num_workers=cfg.num_workers,
-        pin_memory=ctx.device.type == "cuda",
-        generator=torch.Generator().manual_seed(cfg.seed * 1000003 + epoch),
-    )
+    return loader.epoch(epoch, order[start_step * cfg.batch_size :])
 
 
 def _global_summary(stats: EpochStats) -> dict[str, float]:
@@ -466,18 +480,25 @@ def _validate(
     """The validation report (``loss``, ``uar``, ``war``, ...), or ``None`` without a validation set."""
     if val_set is None:
         return None
+    batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
+    if parts.val_batches is None:  # kept for the next epochs: its workers persist
+        parts.val_batches = shard_loader(
+            val_set, batch_size=batch_size, device=ctx.device, ctx=ctx, num_workers=cfg.num_workers, persistent=True
+        )
     return evaluate(
         parts.eval_model,
         val_set,
         class_names=class_names,
         device=ctx.device,
-        batch_size=cfg.eval_batch_size or 2 * cfg.batch_size,
+        batch_size=batch_size,
         ctx=ctx,
         amp_dtype=parts.amp_dtype,
         num_workers=cfg.num_workers,
         channels_last=cfg.channels_last,
         progress=cfg.progress,
         desc="val",
+        normalization=parts.normalization,
+        loader=parts.val_batches,
     ).report
 
 

@@ -116,6 +116,8 @@ class VideoStream:
     Args:
         path: the video file.
         fps: output frame rate (``None``: the stream's own rate).
+        threads: FFmpeg decoding threads (``None``: FFmpeg's choice, about one per CPU; 1 in a pool of worker
+            processes, each on one core).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -123,8 +125,9 @@ class VideoStream:
             iterating) a decoding error or no frame at all.
     """
 
-    def __init__(self, path: str | os.PathLike, *, fps: float | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, *, fps: float | None = None, threads: int | None = None) -> None:
         self.path = Path(path)
+        self.threads = threads
         requested = check_fps(fps)
         self._av = optional_import("av", extra="video")
         self._container = _open_container(self._av, self.path)
@@ -157,6 +160,8 @@ class VideoStream:
     def _decoded(self) -> Iterator[tuple[float | None, av.VideoFrame]]:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
+        if self.threads is not None:
+            stream.thread_count = self.threads
         try:
             for frame in self._container.decode(stream):
                 self.decoded += 1
