@@ -177,7 +177,7 @@ class ClipTransform:
             got = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
             raise ValueError(f"frames: expected shape 't c h w' with c=3, got {got}")
         draw, flip = self.draw(generator)
-        top, left, side = crop_box(*frames.shape[-2:], draw)
+        top, left, side = crop_box(frames.shape[-2], frames.shape[-1], draw)
         crop = frames[:, :, top : top + side, left : left + side]
         if flip:
             crop = crop.flip(-1)  # flipping commutes with the (symmetric) resize; cheaper on the small uint8 crop
