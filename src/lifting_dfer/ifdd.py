@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from torch import Tensor, nn
 
@@ -104,7 +104,8 @@ class IFDD(nn.Module):
         self.use_issm, self.use_ladm = use_issm, use_ladm
 
         self.backbone = backbone
-        self.pyramid = PyramidAggregation(backbone.feature_dims, dim, norm_layer=norm_layer)
+        dims = cast("Sequence[int]", backbone.feature_dims)  # the backbone contract, checked by last_stage_shape
+        self.pyramid = PyramidAggregation(dims, dim, norm_layer=norm_layer)
         self.issm = ISSM(
             dim, t, h, w, token_dim=token_dim, compress=compress, offset_range=offset_range,
             split="adaptive" if use_issm else "even_odd",
