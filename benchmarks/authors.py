@@ -44,7 +44,7 @@ from lifting_dfer.authors import authors_state_dict
 from lifting_dfer.authors.models import lifting_parts
 from lifting_dfer.loss import LiftLoss
 
-from .common import ROOT, SCHEMA, Workload, environment, measure, saved_bytes, write_json
+from .common import ROOT, SCHEMA, Workload, environment, measure, portable_path, saved_bytes, write_json
 
 __all__ = ["OursHead", "TheirsHead", "main"]
 
@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "kind": "authors",
         "tiny": args.tiny,
         "env": {**environment(torch.device("cpu")), "load_average": os.getloadavg()},
-        "ifdd_checkout": os.fspath(root),
+        "ifdd_checkout": portable_path(root),
         "settings": {"dim": DIM, "frames": FRAMES, "side": SIDE, "rounds": rounds, "min_run_time": min_run_time},
         "cases": cases,
         "targets": targets,

@@ -22,6 +22,7 @@ import math
 import os
 import random
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,7 +68,11 @@ def make_fixture(root: Path, frames: str, *, clips: int = NUM_CLIPS, seed: int =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.check_data", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default="/tmp/lifting_dfer_check_data", help="where the fixtures are written")
+    parser.add_argument(
+        "--root",
+        default=str(Path(tempfile.gettempdir()) / "lifting_dfer_check_data"),
+        help="where the fixtures are written (default: lifting_dfer_check_data in the temporary folder)",
+    )
     parser.add_argument("--frames", choices=("16f", "all"), nargs="+", default=["16f", "all"])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeat", type=int, default=3)

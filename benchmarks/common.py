@@ -39,8 +39,10 @@ __all__ = [
     "Timing",
     "Workload",
     "environment",
+    "file_record",
     "measure",
     "peak_bytes",
+    "portable_path",
     "saved_bytes",
     "write_json",
 ]
@@ -67,12 +69,62 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def environment(device: torch.device) -> dict[str, object]:
-    """Commit, versions, device and machine: what a JSON record needs to be compared with another."""
+def portable_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as a record may hold it: relative to the repository when inside it, else the file name alone.
+
+    Records are committed; an absolute path says only where one machine kept its files.
+    """
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return p.name
+
+
+def _portable_argv(argv: Sequence[str]) -> list[str]:
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and value.startswith(os.sep):
+            out.append(f"{key}={portable_path(value)}")
+        else:
+            out.append(portable_path(arg) if arg.startswith(os.sep) else arg)
+    return out
+
+
+def file_record(path: str | os.PathLike[str]) -> dict[str, object]:
+    """Name, size and SHA-256 of an input file (a video): enough for someone else to check they have the same."""
+    import hashlib
+
+    p = Path(path)
+    digest = hashlib.sha256()
+    with p.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"name": p.name, "bytes": p.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _modified_files() -> list[str] | None:
+    """Tracked files that differ from the commit, records and docs left out (a benchmark rewrites those)."""
     status = _git("status", "--porcelain", "--untracked-files=no")
+    if status is None:
+        return None
+    paths = [line[3:].split(" -> ")[-1] for line in status.splitlines() if line.strip()]
+    return sorted(p for p in paths if not p.startswith(("benchmarks/results/", "docs/")))
+
+
+def environment(device: torch.device) -> dict[str, object]:
+    """Commit, versions, device and machine: what a JSON record needs to be compared with another.
+
+    ``modified`` lists the tracked files (records and docs aside) that differed from ``commit`` when the record
+    was made: empty for a clean checkout, the one kind of record the docs should quote. Paths in ``argv`` are
+    made repository-relative (or reduced to file names), so a record names no folder of the machine it ran on.
+    """
     env: dict[str, object] = {
         "commit": _git("rev-parse", "HEAD"),
-        "dirty": bool(status) if status is not None else None,
+        "modified": _modified_files(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -82,7 +134,7 @@ def environment(device: torch.device) -> dict[str, object]:
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
-        "argv": sys.argv[1:],
+        "argv": _portable_argv(sys.argv[1:]),
     }
     if device.type == "cuda":
         env["cuda"] = torch.version.cuda

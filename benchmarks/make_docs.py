@@ -1,4 +1,5 @@
-"""Render ``docs/performance.md`` from the JSON records: ``python -m benchmarks.make_docs``.
+"""Render ``docs/performance.md`` from the JSON records, and the figures other pages quote
+(``benchmarks/figures.py``): ``python -m benchmarks.make_docs``.
 
 Reads every ``benchmarks/results/*.json`` (records of ``python -m benchmarks.run`` and ``python -m benchmarks.gpu``;
 tiny and dry-run records are skipped) and writes one Markdown page. CPU sections quote ratios measured in the
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .common import ROOT, SCHEMA
+from .figures import PAGES, fill, render_figures
 
 __all__ = ["load_records", "main", "render"]
 
@@ -21,13 +23,14 @@ REGENERATE = """\
 ```bash
 python -m benchmarks.run         # CPU, ~10-15 min on 2 cores: benchmarks/results/cpu.json
 bash benchmarks/gpu.sh           # on a CUDA machine: benchmarks/results/gpu.json and cuda.json
-python -m benchmarks.video --before-src OLD/src --backends pytorch onnxruntime
-                                 # predict on real videos, ~15 min: benchmarks/results/video.json
+python -m benchmarks.video --videos SHORT.mp4 LONG.mp4 --before-src OLD/src --backends pytorch onnxruntime
+                                 # predict on face videos, ~15 min: benchmarks/results/video.json
+python -m benchmarks.demo        # the CPU demo's output and run time: demo.json (Quickstart, Training)
 python -m benchmarks.deploy      # exported models per window, ~10 min: deploy-cpu.json (Deployment page)
 python -m benchmarks.loader      # training input per core and per DataLoader, ~3 min: loader.json
 python -m benchmarks.authors --ifdd IFDD --threads 1
                                  # the authors' form against their code (a checkout of it): authors-cpu.json
-python -m benchmarks.make_docs   # this page, from benchmarks/results/*.json
+python -m benchmarks.make_docs   # this page and the figures other pages quote, from benchmarks/results/*.json
 ```"""
 
 METHOD = """\
@@ -82,9 +85,18 @@ def _mb(n: object) -> str:
     return "-" if n is None else f"{n / 2**20:.1f}"
 
 
+def _code_line(env: dict) -> str:
+    """The code a record measured: its commit, and the files that differed from it (records say since 2026-12)."""
+    code = f"commit `{str(env['commit'])[:10]}`"
+    if env.get("modified"):
+        code += " with edits to " + ", ".join(f"`{m}`" for m in env["modified"])
+    elif env.get("dirty"):  # older records kept only a flag
+        code += " with local edits that the record does not list"
+    return code
+
+
 def _env_line(rec: dict) -> str:
     env = rec["env"]
-    dirty = " (uncommitted changes)" if env.get("dirty") else ""
     rounds = rec.get("settings", {}).get("rounds")
     modules = {
         "run": "benchmarks.run",
@@ -94,9 +106,11 @@ def _env_line(rec: dict) -> str:
     }
     module = modules.get(rec.get("kind"), "benchmarks.gpu")
     command = " ".join([f"python -m {module}", *env.get("argv", [])])
+    threads = env["threads"]
     return (
-        f"*`{command}`: {env['device_name']}, {env['threads']} threads, torch {env['torch']}, Python {env['python']}, "
-        f"commit `{str(env['commit'])[:10]}`{dirty}, {env['date']}; file `benchmarks/results/{rec.get('_file', '?')}`"
+        f"*`{command}`: {env['device_name']} ({env.get('cpu_count')} cores), {threads} thread"
+        f"{'s' if threads != 1 else ''}, torch {env['torch']}, Python {env['python']}, {_code_line(env)}, "
+        f"{env['date']}; file `benchmarks/results/{rec.get('_file', '?')}`"
         + (f", {rounds} rounds" if rounds else "")
         + ".*"
     )
@@ -315,7 +329,7 @@ def _video_sections(rec: dict) -> list[str]:
     out = [_env_line(rec), ""]
     before = ""
     if env.get("before_src"):
-        before = f"; before = `{env['before_src']}` (commit `{str(env.get('before_commit'))[:10]}`)"
+        before = f"; before = the `{env['before_src']}` folder of commit `{str(env.get('before_commit'))[:10]}`"
     if env.get("before_from"):
         earlier = env["before_from"]
         before += (f", its rows taken from an earlier run on the same machine (`python -m benchmarks.video "
@@ -358,7 +372,76 @@ def _video_sections(rec: dict) -> list[str]:
         out += [f"Resident memory while `predict` runs on `{Path(flat['video']).name}` ({flat['frames']} frames; in "
                 f"the benchmark's process, sampled every 0.5 s), largest sample in each quarter of the run: "
                 f"{quarters} MiB (spread {100 * flat['spread']:.1f}%).", ""]  # fmt: skip
-    return [*out, VIDEO_NOTES, ""]
+    return [*out, _videos_paragraph(rec), "", VIDEO_NOTES, ""]
+
+
+# Why a target is not met, by the start of its name (the figures come from the records).
+WHY_NOT = {
+    "ISSM+LADM C=768": "at C = 768 most of the work is in the q/k/v projections, the MLPs and ISSM's maps, the same "
+    "matrix products in both implementations (the attention share of the MACs is in the ISSM + LADM table), so a "
+    "faster attention cannot buy much",
+    "ifdd_2dcnn: GMACs added": "the pyramid and LADM's projections on the 14 x 14 map alone exceed the paper's "
+    "overhead; the paper's 2DCNN head must be lighter than it describes ([Models](models.md), the differences one "
+    "by one)",
+    "peak resident memory": "importing torch, OpenCV and PyAV alone takes most of it (the import floor below), so "
+    "these runs end a few percent above or below 1 GiB",
+}
+
+
+def _summary(runs: Sequence[dict], videos: Sequence[dict], gpus: Sequence[dict], targets: list) -> list[str]:
+    """The page's opening: what is met, what is not and why, and which machines the records come from."""
+    missed = [(r, t) for r, t in targets if not t["met"]]
+    out = [f"- **{len(targets) - len(missed)} of {len(targets)} targets are met** (table below)."]
+    reasons: dict[str, list[str]] = {}
+    for _, t in missed:
+        key = next((k for k in WHY_NOT if t["name"].startswith(k)), None)
+        reasons.setdefault(key or "", []).append(
+            f"{t['name']} ({_target_value(t)}, goal {t['op']} {t['threshold']:.3g})"
+        )
+    for key, names in reasons.items():
+        why = WHY_NOT.get(key, "see the sections below")
+        out.append(f"- **Not met**: {'; '.join(names)}. Why: {why}.")
+    machines = []
+    for rec in [*runs, *videos]:
+        env = rec["env"]
+        threads = env["threads"]
+        machines.append(
+            f"`{rec['_file']}` on {env['device_name']} ({env.get('cpu_count')} cores, {threads} thread"
+            f"{'s' if threads != 1 else ''})"
+        )
+    if machines:
+        out.append(
+            "- **Machines**: " + "; ".join(machines) + ". Compare ratios within one record, not figures across records."
+        )
+    out.append(
+        "- **GPU**: "
+        + (f"{len(gpus)} record(s), below." if gpus else "no record yet; every figure on this page is from a CPU.")
+    )
+    return [*out, ""]
+
+
+PUBLIC_VIDEO = (
+    "[`short_hamilton_clip.mp4`](https://github.com/ageitgey/face_recognition/tree/master/examples) (9 s, 640 x 360, "
+    "29.97 fps, 613,928 bytes, SHA-256 `0b5ff4c55a4cd69f79956f312681730881fe1e2a9e6146e75c31636dffcc7e28`; "
+    "in the examples folder of the face_recognition project)"
+)
+
+
+def _videos_paragraph(rec: dict) -> str:
+    """Which videos the record used, and where to find public ones to reproduce it."""
+    listed = rec.get("videos") or []
+    if listed:
+        used = "; ".join(f"`{v['name']}` ({v['seconds']:.1f} s, SHA-256 `{v['sha256']}`)" for v in listed)
+        return f"**Videos**: {used}. Public face videos to rerun it on: {PUBLIC_VIDEO}, or any video with a face."
+    names = sorted({c["video"] for c in rec["cases"]})
+    lengths = {c["video"]: c.get("video_s") for c in rec["cases"] if c.get("video_s")}
+    used = ", ".join(f"`{n}`" + (f" ({lengths[n]:.1f} s)" if n in lengths else "") for n in names)
+    return (
+        f"**Videos**: {used}: face videos of the machine that ran it, whose source and checksums the record does "
+        f"not keep, so these rows cannot be rerun on the same files. To measure your machine, pass face videos "
+        f"with `--videos` (the record then keeps their names, lengths and SHA-256), for example {PUBLIC_VIDEO} "
+        f"and a longer one of your own."
+    )
 
 
 LOADER_LABELS = {
@@ -446,9 +529,7 @@ def render(records: Sequence[dict]) -> str:
         "<!-- Generated by `python -m benchmarks.make_docs` from benchmarks/results/*.json: do not edit by hand. -->",
         "",
         "How fast the lifting layers and the full models run, against naive references written the way research "
-        "code writes them. Regenerate this page with:",
-        "",
-        REGENERATE,
+        "code writes them, how fast training clips are loaded, and how fast `lifting-dfer predict` runs on real videos.",
         "",
     ]
     runs = [r for r in records if r.get("kind") == "run"]
@@ -457,6 +538,7 @@ def render(records: Sequence[dict]) -> str:
     loaders = [r for r in records if r.get("kind") == "loader"]
     authors = [r for r in records if r.get("kind") == "authors"]
     targets = [(r, t) for r in runs + videos + loaders + authors for t in r.get("targets", [])]
+    lines += [*_summary([*runs, *loaders], videos, gpus, targets), "Regenerate this page with:", "", REGENERATE, ""]
     if targets:
         lines += ["## Targets", ""]
         lines += _table(
@@ -506,6 +588,15 @@ def main(argv: Sequence[str] | None = None) -> str:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")
+    if args.results.resolve() != (ROOT / "benchmarks" / "results").resolve():
+        return text  # the pages quote the repository's records, not these
+    figures = render_figures(args.results)
+    for page in PAGES:
+        old = page.read_text(encoding="utf-8")
+        new = fill(old, figures)
+        if new != old:
+            page.write_text(new, encoding="utf-8")
+            print(f"wrote the figures of {page.relative_to(ROOT)}")
     return text
 
 

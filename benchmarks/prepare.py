@@ -17,6 +17,7 @@ import os
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,7 +64,11 @@ def run_once(src: Path, dst: Path, workers: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.prepare", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default="/tmp/lifting_dfer_bench_prepare", help="where videos and outputs go")
+    parser.add_argument(
+        "--root",
+        default=str(Path(tempfile.gettempdir()) / "lifting_dfer_bench_prepare"),
+        help="where videos and outputs go (default: lifting_dfer_bench_prepare in the temporary folder)",
+    )
     parser.add_argument("--videos", default=None, metavar="DIR", help="a folder of <label>/<video> to use instead")
     parser.add_argument("--count", type=int, default=24, help="synthetic videos (default: 24)")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each synthetic video (default: 2)")

@@ -35,7 +35,7 @@ def naive_interpolate_frames(x: Tensor, index: Tensor) -> Tensor:
 
 
 class NaiveISSM(nn.Module):
-    """ISSM (Eqs. 1-4) in research-code style; parameter names match :class:`lifting_dfer.issm.ISSM`."""
+    """ISSM (Eqs. 1-3, sampling by Eq. 4) in research-code style; parameter names match :class:`lifting_dfer.issm.ISSM`."""
 
     def __init__(self, dim, num_frames, height, width, token_dim=128, compress=1, offset_range=None):
         super().__init__()

@@ -39,14 +39,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .common import ROOT, SCHEMA, environment, write_json
+from .common import ROOT, SCHEMA, environment, file_record, portable_path, write_json
 
 __all__ = ["Case", "main", "run_case", "table"]
 
 logger = logging.getLogger("benchmarks.video")
 
-MEDIA = Path(os.environ.get("LIFTING_DFER_MEDIA", "/work/media"))
-DEFAULT_VIDEOS = (MEDIA / "face_20s.mp4", MEDIA / "face_4min.mp4")
 NAMES = ["Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear"]
 
 # Targets of issue 9 (IFDD-2DCNN 16x224, this 2-core machine).
@@ -340,11 +338,20 @@ def _earlier_before(path: Path, videos: list[str], num_frames: int, size: int) -
     if (settings.get("frames"), settings.get("size")) != (num_frames, size):
         raise SystemExit(f"benchmarks.video: {path} was run at {settings.get('frames')}x{settings.get('size')}")
     fields = set(Case.__dataclass_fields__)
-    found = [Case(**{k: v for k, v in c.items() if k in fields}) for c in record["cases"]
-             if c["version"] == "before" and c["video"] in videos]  # fmt: skip
+    by_name = {Path(v).name: v for v in videos}  # records keep file names only
+    found = [Case(**{**{k: v for k, v in c.items() if k in fields}, "video": by_name[Path(c["video"]).name]})
+             for c in record["cases"] if c["version"] == "before" and Path(c["video"]).name in by_name]  # fmt: skip
     if not found:
         raise SystemExit(f"benchmarks.video: {path} has no 'before' case for {', '.join(videos)}")
     return found
+
+
+def _duration(video: str) -> float | None:
+    """Length of ``video`` in seconds, from its container (``None`` when it does not say)."""
+    import av
+
+    with av.open(video) as container:
+        return None if container.duration is None else container.duration / av.time_base
 
 
 def _commit_of(path: Path) -> str | None:
@@ -362,8 +369,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--videos",
         nargs="+",
         type=Path,
-        default=list(DEFAULT_VIDEOS),
-        help=f"videos (default: face_20s.mp4 and face_4min.mp4 in $LIFTING_DFER_MEDIA or {MEDIA})",
+        default=[],
+        help="videos with a face, shortest first (docs/performance.md names public ones and their SHA-256); "
+        "the record keeps their names, sizes and SHA-256",
     )
     p.add_argument(
         "--before-src",
@@ -400,6 +408,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict:
     """Run the benchmark; return the JSON record (also written to ``--out``)."""
     args = parse_args(argv)
+    if not args.tiny and not args.videos:
+        raise SystemExit(
+            "benchmarks.video: give --videos (face videos, shortest first; docs/performance.md names public ones)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     env = dict(item.split("=", 1) for item in args.env)
     out = args.out or ROOT / "benchmarks" / "results" / f"video{'-tiny' if args.tiny else ''}.json"
@@ -462,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     env_record = environment(torch.device("cpu"))
     torch.set_num_threads(threads)
     env_record["child_env"] = {"OMP_NUM_THREADS": str(args.threads), **env}
-    env_record["before_src"] = None if args.before_src is None else str(args.before_src)
+    env_record["before_src"] = None if args.before_src is None else portable_path(args.before_src)
     env_record["before_commit"] = None if args.before_src is None else _commit_of(args.before_src)
     if args.before_from is not None:
         earlier_env = json.loads(args.before_from.read_text())["env"]
@@ -475,12 +487,16 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "tiny": args.tiny,
         "env": env_record,
         "settings": {"model": "ifdd_2dcnn", "frames": num_frames, "size": size, "threads": args.threads},
-        "cases": [{**asdict(c), "rtf": c.rtf} for c in cases],
+        "videos": [] if args.tiny else [{**file_record(v), "seconds": _duration(v)} for v in videos],
+        "cases": [{**asdict(c), "video": Path(c.video).name, "rtf": c.rtf} for c in cases],
         "checks": checks,
         "elapsed_s": time.perf_counter() - start,
     }
     for c in record["cases"]:
         c["result"].pop("probabilities", None)
+    for check in checks.values():  # names, not this machine's paths
+        if "video" in check:
+            check["video"] = Path(check["video"]).name
     record["targets"] = [] if args.tiny else _targets(cases, checks)
     write_json(record, out)
     print(table(record))

@@ -7,12 +7,15 @@ Options: ``--frames 16 --size 112 --batch 2 --steps 3``. The training loss and l
 
 from __future__ import annotations
 
+# The R3D tutorial's output type and training demo (docs/your-model.md shows LiftedOutput above the tabs).
+from tutorial_r3d import LiftedOutput, arguments, demo
+
+# isort: split
 # --8<-- [start:model]
 import torch
 from einops import rearrange, reduce
 from torch import Tensor, nn
 from torchvision.models.video import swin3d_t
-from tutorial_r3d import LiftedOutput, arguments, demo
 
 from lifting_dfer import LADM, LazyISSM
 
@@ -43,7 +46,7 @@ class SwinLifting(nn.Module):
 
     def forward(self, clip: Tensor) -> LiftedOutput:
         x = self.features(clip)  # X, channels last
-        x_s, x_d = self.issm(x)  # Eqs. 1-4: (b, z, h, w, c) each
+        x_s, x_d = self.issm(x)  # Eqs. 1-3, sampled by Eq. 4: (b, z, h, w, c) each
         y_s, y_d = self.ladm(x_s, x_d)  # Eqs. 5-7
         pooled = reduce(y_d, "b z h w c -> b c", "mean")
         to_map = "b t h w c -> b c t h w"  # LiftLoss takes the canonical layout

@@ -38,7 +38,7 @@ def stage_shapes(clip: Tensor) -> dict[str, tuple[int, ...]]:
 # --8<-- [end:stages]
 
 
-# --8<-- [start:model]
+# --8<-- [start:output]
 class LiftedOutput(NamedTuple):
     """What the training loss needs: logits for cross entropy, ``y_s`` and ``x`` for LiftLoss."""
 
@@ -47,6 +47,10 @@ class LiftedOutput(NamedTuple):
     x: Tensor  # (b, c, t, h, w)
 
 
+# --8<-- [end:output]
+
+
+# --8<-- [start:model]
 class R3DLifting(nn.Module):
     """R3D-18 up to ``layer3``, then ISSM -> LADM -> mean-pool of ``Y_D`` -> linear classifier.
 
@@ -67,7 +71,7 @@ class R3DLifting(nn.Module):
 
     def forward(self, clip: Tensor) -> LiftedOutput:
         x = self.backbone(clip)  # X: (b, c, t, h, w)
-        x_s, x_d = self.issm(x)  # Eqs. 1-4: (b, c, z, h, w) each, z = t / 2
+        x_s, x_d = self.issm(x)  # Eqs. 1-3, sampled by Eq. 4: (b, c, z, h, w) each, z = t / 2
         y_s, y_d = self.ladm(x_s, x_d)  # Eqs. 5-7
         pooled = reduce(y_d, "b c z h w -> b c", "mean")  # the dynamics Y_D carry the expression
         return LiftedOutput(self.head(pooled), y_s, x)
@@ -131,21 +135,27 @@ def demo(model: nn.Module, clips: Tensor, labels: Tensor, *, steps: int) -> None
 # --8<-- [end:demo]
 
 
+# --8<-- [start:run]
+def run(*, batch: int = 2, frames: int = 16, size: int = 112, steps: int = 5) -> None:
+    """The tutorial on random clips: R3D-18's stage shapes, then the model's shapes and ``steps`` AdamW steps."""
+    torch.manual_seed(0)
+    model = R3DLifting(num_classes=7)
+    clips = torch.randn(batch, 3, frames, size, size)  # stand-in for normalised clips
+    labels = torch.randint(0, 7, (batch,))
+
+    for name, shape in stage_shapes(clips).items():
+        print(f"{name}: {shape}")
+    demo(model, clips, labels, steps=steps)
+
+
+# --8<-- [end:run]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = arguments(__doc__, frames=16, size=112, steps=5, frames_help="input frames t0 (a multiple of 8)",
                        size_help="input height = width (a multiple of 8, >= 16)")  # fmt: skip
     args = parser.parse_args(argv)
-
-    # --8<-- [start:run]
-    torch.manual_seed(0)
-    model = R3DLifting(num_classes=7)
-    clips = torch.randn(args.batch, 3, args.frames, args.size, args.size)  # stand-in for normalised clips
-    labels = torch.randint(0, 7, (args.batch,))
-
-    for name, shape in stage_shapes(clips).items():
-        print(f"{name}: {shape}")
-    demo(model, clips, labels, steps=args.steps)
-    # --8<-- [end:run]
+    run(batch=args.batch, frames=args.frames, size=args.size, steps=args.steps)
 
 
 if __name__ == "__main__":

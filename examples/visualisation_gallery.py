@@ -4,7 +4,7 @@
 
     python examples/visualisation_gallery.py                      # train the demo if needed -> docs/assets/*.png
     python examples/visualisation_gallery.py --checkpoint CKPT --out gallery/   # any trained checkpoint
-    python examples/visualisation_gallery.py --untrained --out /tmp/g           # format check in seconds
+    python examples/visualisation_gallery.py --untrained --out gallery-check           # format check in seconds
 
 Without ``--checkpoint`` it uses the demo of ``examples/train_dfew.py`` (IFDD-2DCNN, 8 frames of 64x64, 10 epochs
 on a synthetic DFEW): it trains it into ``runs/demo`` first, or continues or reuses the run already there (a few

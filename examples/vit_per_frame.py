@@ -7,12 +7,15 @@ Options: ``--frames 8 --size 112 --batch 2 --steps 3``. The training loss and lo
 
 from __future__ import annotations
 
+# The R3D tutorial's output type and training demo (docs/your-model.md shows LiftedOutput above the tabs).
+from tutorial_r3d import LiftedOutput, arguments, demo
+
+# isort: split
 # --8<-- [start:model]
 import timm
 import torch
 from einops import rearrange, reduce
 from torch import Tensor, nn
-from tutorial_r3d import LiftedOutput, arguments, demo
 
 from lifting_dfer import LADM, LazyISSM
 
@@ -44,7 +47,7 @@ class ViTLifting(nn.Module):
 
     def forward(self, clip: Tensor) -> LiftedOutput:
         tokens = self.features(clip)  # X, as the backbone emits it
-        x_s, x_d = self.issm(tokens)  # Eqs. 1-4: (b z) (h w) c each
+        x_s, x_d = self.issm(tokens)  # Eqs. 1-3, sampled by Eq. 4: (b z) (h w) c each
         y_s, y_d = self.ladm(x_s, x_d)  # Eqs. 5-7
         z = self.issm.num_frames // 2
         pooled = reduce(y_d, "(b z) n c -> b c", "mean", z=z)

@@ -410,3 +410,14 @@ def test_benchmark_record_renders_on_the_performance_page():
     assert "## The authors' form: `python -m benchmarks.authors`" in page
     assert "| b=2 | fwd+bwd | **2.00x** (1.90-2.10) | 3.0e-07 |" in page
     assert "| cpu | b=2 fwd+bwd speed-up | 2 | >= 1.5 | yes |" in page
+
+
+def test_saved_pretrained_config_records_the_authors_input_normalization():
+    from lifting_dfer.data import DFEW_CLASSES
+    from lifting_dfer.normalization import IMAGENET
+    from lifting_dfer.pretrained import _checked
+
+    for arch, expected in (("ifdd_3dvit_authors", UNIT), ("ifdd_3dvit", IMAGENET)):
+        config = {"arch": arch, "arch_kwargs": {"num_classes": 7}, "class_names": list(DFEW_CLASSES),
+                  "normalization": None, "sampling": None, "input_size": None}  # fmt: skip
+        assert _checked(config, "test")["normalization"] == expected.to_dict()

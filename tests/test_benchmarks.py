@@ -226,6 +226,21 @@ def test_video_benchmark_measures_the_peak_memory_of_each_child():
     assert 200 << 20 <= peak < 400 << 20
 
 
+def test_imports_benchmark_measures_each_case_in_a_fresh_interpreter(tmp_path):
+    from benchmarks.imports import CASES, main, measure_case
+
+    light = measure_case("import lifting_dfer")
+    heavy = measure_case("import torchvision")
+    assert light["imported"] == [] and heavy["imported"] == ["torchvision"]
+    assert light["seconds"] > 0 and light["peak_mib"] > 50  # torch alone is hundreds of MiB
+    out = tmp_path / "imports.json"
+    assert main(["--tiny", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert set(record["results"]) == set(CASES) and record["benchmark"] == "imports"
+    assert record["results"]["layers"]["imported"] == [], "the layers import neither timm nor torchvision"
+    assert record["results"]["with_timm_torchvision"]["imported"] == ["timm", "torchvision"]
+
+
 def test_loader_benchmark_times_each_pipeline_against_the_decode_floor(tmp_path, one_thread):
     from benchmarks import loader
 

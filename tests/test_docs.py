@@ -1,5 +1,6 @@
-"""The docs: code they include (examples/quickstart*.py and what the pages say they print), snippet markers, and
-the built site (no raw Sphinx role, no image without alt text)."""
+"""The docs: code they include (examples/quickstart.py and what the page says it prints), snippet markers, and
+the built site (no raw Sphinx role, no image without alt text). Every Python block of the pages runs in
+tests/test_docs_blocks.py."""
 
 from __future__ import annotations
 
@@ -21,18 +22,6 @@ def load_example(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def test_quickstart_model_prints_shapes_of_the_documented_pipeline(capsys):
-    load_example("quickstart_model").main(["--frames", "4", "--size", "64"])
-    lines = capsys.readouterr().out.splitlines()
-    assert lines == [
-        "['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit', 'ifdd_3dvit_authors']",
-        "logits (b, k): (2, 7)",
-        # MobileNetV2 at stride 16 and temporal stride 2: t = T0 / 2 = 2, h = w = 64 / 16 = 4, c = 128
-        "Y_S (b, c, z, h, w): (2, 128, 1, 4, 4) X (b, c, t, h, w): (2, 128, 2, 4, 4)",
-        "ISSM positions i_s, i_d (b, z): (2, 1) (2, 1)",
-    ]
 
 
 def test_quickstart_prints_what_the_quickstart_page_shows(capsys):
@@ -116,3 +105,45 @@ def test_built_site_shows_no_raw_sphinx_role_and_no_image_without_alt_text(tmp_p
         ]
     assert not roles, f"{len(roles)} raw Sphinx roles in the built site:\n" + "\n".join(roles[:20])
     assert not missing_alt, "images without alt text:\n" + "\n".join(missing_alt)
+
+
+def test_numbers_quoted_in_the_pages_are_those_of_the_records():
+    """Every ``<!-- figure: NAME -->`` stretch of the pages is what ``python -m benchmarks.make_docs`` writes from
+    benchmarks/results/*.json (one source per number); so is the Performance page."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.figures import FIGURE, FIGURES, PAGES, fill, render_figures
+    from benchmarks.make_docs import load_records, render
+
+    figures = render_figures()
+    used, stale = set(), []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        used |= {m["name"] for m in FIGURE.finditer(text)}
+        if fill(text, figures) != text:
+            stale.append(page.relative_to(ROOT).as_posix())
+    assert not stale, f"figures differ from the records in {stale}: run python -m benchmarks.make_docs"
+    assert used == set(FIGURES), f"figures no page quotes: {set(FIGURES) - used}"
+    performance = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert performance == render(load_records(ROOT / "benchmarks" / "results"))
+
+
+MACHINE_PATH = re.compile("(?<![\\w.~-])/(?:" + "|".join(["work", "root", "home", "tmp"]) + ")/")
+
+
+def test_no_tracked_text_file_names_a_folder_of_the_machine_that_wrote_it():
+    """Absolute paths under /work, /root, /home or /tmp, and stamps of a working tree that differed from its commit,
+    say only where and how one machine held its files: records and pages keep repository-relative paths or file
+    names."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    stamp = "uncommitted" + " changes"
+    found = []
+    for name in files:
+        path = ROOT / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary files (images)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if MACHINE_PATH.search(line) or stamp in line:
+                found.append(f"{name}:{number}: {line.strip()[:120]}")
+    assert not found, "machine paths or stamps in tracked files:\n" + "\n".join(found[:30])

@@ -512,6 +512,20 @@ def test_predict_with_a_corrupt_or_foreign_onnx_file_says_so_in_one_line(exporte
         assert message in err[0], err
 
 
+def test_predict_with_a_torchscript_export_names_what_to_pass_instead(tmp_path, capsys):
+    """A TorchScript export is for deployment: predict says so in one line, before reading the video or the file."""
+    video, script = tmp_path / "clip.mp4", tmp_path / "model.torchscript"
+    video.write_bytes(b"never read")
+    script.write_bytes(b"never read either")
+    status, _, err = _predict([str(video), "--checkpoint", str(script), "--output-dir", str(tmp_path / "out")], capsys)
+    assert status == 2 and len(err) == 1, err
+    assert err[0] == (
+        f"lifting-dfer predict: error: --checkpoint: {script} is a TorchScript export, for deployment "
+        "(torch.jit.load, LibTorch); predict runs the checkpoint it was exported from, or its ONNX export "
+        "(lifting-dfer export CKPT)"
+    )
+
+
 def test_exported_files_are_readable_by_others_as_the_umask_allows(exported):
     umask = os.umask(0)
     os.umask(umask)

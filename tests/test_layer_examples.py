@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from doc_pages import same_output
 from einops import rearrange, reduce
 
 from lifting_dfer import ISSM, LADM
@@ -141,3 +143,28 @@ def test_scripts_print_shapes_and_losses(name, argv, first, capsys):
     assert lines[4] == "logits (b, k): (2, 7)"
     losses = lines[5].removeprefix("loss per step: [").removesuffix("]")
     assert len(losses.split(",")) == steps if steps else losses == ""
+
+
+def _page_output(page: str, tab: str) -> str:
+    """The ``text`` block of ``tab`` in the tabs that show what the scripts print on ``page``."""
+    text = (EXAMPLES.parent / "docs" / page).read_text()
+    block = re.search(rf'=== "{re.escape(tab)}"\n\n    ```text\n(.*?)\n    ```', text, re.S)
+    assert block, f"{page}: no output tab {tab!r}"
+    return "\n".join(line.removeprefix("    ") for line in block.group(1).splitlines())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "tab"), [("vit_per_frame", "ViT per frame (tokens)"), ("swin3d_channels_last", "Swin3D (channels last)")]
+)
+def test_scripts_print_what_the_page_shows(name, tab, capsys):
+    """docs/your-model.md shows each script's output at its default settings; the losses to their last digit."""
+    load_example(name).main([])
+    assert same_output(capsys.readouterr().out, _page_output("your-model.md", tab))
+
+
+def test_r3d_output_on_the_page_is_the_tutorials():
+    """The R3D tab shows what the tutorial page shows (tests/test_docs_blocks.py runs and compares that one)."""
+    tutorial = (EXAMPLES.parent / "docs" / "tutorial.md").read_text()
+    shown = re.search(r"<!-- output -->\n```text\n(stem:.*?)\n```", tutorial, re.S).group(1)
+    assert _page_output("your-model.md", "R3D-18") == shown

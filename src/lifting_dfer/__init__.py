@@ -5,8 +5,13 @@ Layers (drop into any video model): [`interpolate_frames`][lifting_dfer.interpol
 [`LiftLoss`][lifting_dfer.LiftLoss]. Full models: [`IFDD`][lifting_dfer.IFDD], [`ifdd_2dcnn`][lifting_dfer.ifdd_2dcnn],
 [`ifdd_3dvit`][lifting_dfer.ifdd_3dvit] and the baselines; the authors' released form
 [`ifdd_3dvit_authors`][lifting_dfer.ifdd_3dvit_authors] and [`load_authors_checkpoint`][lifting_dfer.load_authors_checkpoint]
-for their checkpoints ([`lifting_dfer.authors`][lifting_dfer.authors]). Datasets and metrics live in
-[`lifting_dfer.data`][lifting_dfer.data] and [`lifting_dfer.metrics`][lifting_dfer.metrics].
+for their checkpoints ([`lifting_dfer.authors`][lifting_dfer.authors]). Trained models:
+[`save_pretrained`][lifting_dfer.save_pretrained], [`from_pretrained`][lifting_dfer.from_pretrained],
+[`push_to_hub`][lifting_dfer.push_to_hub]. Datasets and metrics live in [`lifting_dfer.data`][lifting_dfer.data] and
+[`lifting_dfer.metrics`][lifting_dfer.metrics].
+
+Importing the package and using the layers loads neither timm nor torchvision; the backbones import them when a model
+is built.
 """
 
 from ._version import __version__ as __version__
@@ -20,6 +25,7 @@ from .issm import ISSM, LazyISSM
 from .ladm import LADM, LiftingAttention
 from .loss import LiftLoss
 from .models import baseline_2dcnn, baseline_3dvit, create_model, ifdd_2dcnn, ifdd_3dvit, list_models
+from .pretrained import from_pretrained, push_to_hub, save_pretrained
 from .pyramid import PyramidAggregation
 
 __all__ = [
@@ -37,6 +43,7 @@ __all__ = [
     "baseline_2dcnn",
     "baseline_3dvit",
     "create_model",
+    "from_pretrained",
     "ifdd_2dcnn",
     "ifdd_3dvit",
     "ifdd_3dvit_authors",
@@ -45,5 +52,7 @@ __all__ = [
     "load_authors_checkpoint",
     "load_checkpoint",
     "model_from_checkpoint",
+    "push_to_hub",
     "save_checkpoint",
+    "save_pretrained",
 ]

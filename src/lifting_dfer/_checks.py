@@ -240,7 +240,7 @@ def checked_input(
         return x, found
     if not floating:
         error, template = "TypeError", f"{name}: expected a floating-point tensor, got dtype {{dtype}}"
-    elif found is None:
+    elif found is None or dtype is None:  # dtype None: the shape did not match (a dtype is only wrong if given)
         error, template = "ValueError", _shape_template(name, pattern, len(groups), pins, x.ndim)
     else:
         error, template = "TypeError", _dtype_template(name, dtype, dtype_of)

@@ -130,10 +130,10 @@ class Layout:
         """Check ``x`` in this layout, as [`check_input`][lifting_dfer._checks.check_input] does (``sizes`` pin
         axes of this layout, or groups by their key); return it in the module's layout, and the sizes of its axes."""
         pins = {key: size for key, size in sizes.items() if size is not None}
-        x, sizes = checked_input(x, self.pattern, self.groups, name, dtype, dtype_of, pins)
+        x, found = checked_input(x, self.pattern, self.groups, name, dtype, dtype_of, pins)
         if self.identity:
-            return x, sizes
-        return rearrange(x, self._enter, **{k: v for k, v in sizes.items() if k in self._enter_axes}), sizes
+            return x, found
+        return rearrange(x, self._enter, **{k: v for k, v in found.items() if k in self._enter_axes}), found
 
     def leave(self, y: Tensor, sizes: Mapping[str, int], **changed: int) -> Tensor:
         """``y``, in the module's layout, back in this one; ``changed`` overrides sizes (ISSM halves ``t``)."""

@@ -98,7 +98,7 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def _os_error(err: BaseException) -> OSError | None:
+def _os_error(err: BaseException | None) -> OSError | None:
     """The ``OSError`` behind ``err``: itself, or what torch's writer turned into a ``RuntimeError``."""
     while err is not None:
         if isinstance(err, OSError):

@@ -153,7 +153,10 @@ def _add_video_arguments(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lifting-dfer`` (exposed for the docs and for tests)."""
+    from ._version import __version__
+
     parser = argparse.ArgumentParser(prog="lifting-dfer", description="IFDD dynamic facial expression recognition.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     predict = commands.add_parser(
@@ -164,8 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and write <stem>.json, <stem>.csv and <stem>_timeline.png.",
     )
     _add_video_arguments(predict, "video file (mp4, avi, mov, mkv, ...) or a folder of videos",
-                         "a lifting_dfer checkpoint (.pt), or an .onnx file written by 'lifting-dfer export' (with "
-                         "its .onnx.json sidecar next to it)")  # fmt: skip
+                         "a lifting_dfer checkpoint (.pt), a folder written by save_pretrained, a Hugging Face Hub "
+                         "repository id (owner/name), or an .onnx file written by 'lifting-dfer export' (with its "
+                         ".onnx.json sidecar next to it)")  # fmt: skip
     predict.add_argument("--stride", type=_positive_int, default=None, help="frames between window starts "
                          "(default: T0/2)")  # fmt: skip
     predict.add_argument("--format", choices=("json", "csv", "both"), default="both", help="tables (default: both)")
@@ -212,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
         "<FILE>.json with the class names, frames, input size, normalisation and sampling, and print the largest "
         "difference of the probabilities against PyTorch on random clips. See docs/deployment.md.",
     )
-    export.add_argument("checkpoint", metavar="CKPT", help="a lifting_dfer checkpoint (.pt)")
+    export.add_argument("checkpoint", metavar="CKPT", help="a lifting_dfer checkpoint (.pt), a folder written by "
+                        "save_pretrained, or a Hugging Face Hub repository id (owner/name)")  # fmt: skip
     export.add_argument(
         "--format",
         choices=("onnx", "torchscript"),
@@ -244,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lifting-dfer`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["train"]:  # no silent demo writing ./runs: the usage, and the flag that starts the demo
+        from .training import build_parser as train_parser
+
+        train_parser().print_usage(sys.stderr)
+        print("lifting-dfer train: error: give --data-root DIR to train on a dataset, or --demo for the synthetic "
+              "CPU demo (lifting-dfer train --help lists every option)", file=sys.stderr)  # fmt: skip
+        return 2
     if argv and argv[0] in _DELEGATED:
         command, run = argv[0], lambda: _delegate(argv[0], argv[1:])
     else:

@@ -109,7 +109,7 @@ def count_macs(model: Callable[..., object], *inputs: torch.Tensor) -> tuple[int
         (0, 0, 80)
     """
     # Detached inputs: FlopCounterMode's module tracker fails on grad-requiring tensors under no_grad.
-    inputs = tuple(_detach(x) for x in inputs)
+    detached = [_detach(x) for x in inputs]
     norm_elements = 0
 
     def count_norm(module: nn.Module, args: tuple, output: object) -> None:
@@ -122,7 +122,7 @@ def count_macs(model: Callable[..., object], *inputs: torch.Tensor) -> tuple[int
         # The math backend decomposes attention into counted bmm's on every device (FlopCounterMode has no
         # formula for the fused CPU kernel, so counting on CPU would otherwise miss attention).
         with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-            model(*inputs)
+            model(*detached)
     finally:
         for hook in hooks:
             hook.remove()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from torch import Tensor, nn
 
@@ -116,7 +116,8 @@ class IFDD(nn.Module):
 
         self.backbone = backbone
         if pyramid is None:
-            pyramid = PyramidAggregation(backbone.feature_dims, dim, norm_layer=norm_layer)
+            dims = cast("Sequence[int]", backbone.feature_dims)  # the backbone contract, checked by last_stage_shape
+            pyramid = PyramidAggregation(dims, dim, norm_layer=norm_layer)
         if issm is None:
             split = "adaptive" if use_issm else "even_odd"
             issm = ISSM(dim, t, h, w, token_dim=token_dim, compress=compress, offset_range=offset_range, split=split)

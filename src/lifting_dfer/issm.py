@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from einops import rearrange
@@ -91,6 +91,8 @@ class ISSM(nn.Module):
         [torch.Size([2, 4, 14, 14, 64]), torch.Size([2, 4, 28, 28, 64])]
     """
 
+    even: Tensor  # buffer: the even frame positions 0, 2, ..., t - 2 (the "w/o ISSM" split)
+
     def __init__(
         self,
         dim: int,
@@ -121,16 +123,19 @@ class ISSM(nn.Module):
         if token_encoder is not None and split == "even_odd":
             raise ValueError("token_encoder: the even/odd split has no tokens; use split='adaptive'")
         own_tokens = token_encoder is None and split == "adaptive"
-        if own_tokens and grid is None and (height is None or width is None):
-            raise ValueError(
-                f"height, width: Eq. 1's W_T flattens the pooled (h/2, w/2) map, so ISSM needs both, got "
-                f"{height} and {width}; or pass token_grid=(7, 7) for any size, or use LazyISSM"
-            )
+        pooled = grid
+        if own_tokens and grid is None:
+            if height is None or width is None:
+                raise ValueError(
+                    f"height, width: Eq. 1's W_T flattens the pooled (h/2, w/2) map, so ISSM needs both, got "
+                    f"{height} and {width}; or pass token_grid=(7, 7) for any size, or use LazyISSM"
+                )
+            pooled = (height // 2, width // 2)
         sizes = (("dim", dim), ("height", height), ("width", width), ("token_dim", token_dim))
         for name, value in sizes:
             if value is not None and value < 1:
                 raise ValueError(f"{name}: expected a positive size, got {value}")
-        if own_tokens and grid is None and (height < 2 or width < 2):
+        if own_tokens and grid is None and min(pooled) < 1:
             raise ValueError(f"height, width: AvgPool2d_2 needs a spatial size >= 2, got {height}x{width}")
         if compress < 1 or dim % compress:
             raise ValueError(f"compress: expected a positive divisor of dim={dim}, got {compress}")
@@ -155,7 +160,6 @@ class ISSM(nn.Module):
             # Eq. 1: per-frame pool and conv, then a linear map of the flattened (c, h, w) map to a d-wide token.
             self.pool = nn.AvgPool2d(2) if grid is None else nn.AdaptiveAvgPool2d(grid)
             self.conv = nn.Conv2d(dim, dim // compress, kernel_size=3, padding=1)
-            pooled = (height // 2, width // 2) if grid is None else grid
             self.to_token = nn.Linear((dim // compress) * pooled[0] * pooled[1], token_dim, bias=False)
             self.token_bias = nn.Parameter(torch.zeros(num_frames, token_dim))
             self.norm = nn.LayerNorm(token_dim)
@@ -267,7 +271,7 @@ class LazyISSM(LazyModuleMixin, ISSM):
         token_grid: int | tuple[int, int] | None = None,
         layout: str = "b c t h w",
     ) -> None:
-        settings = {"token_dim": token_dim, "compress": compress, "offset_range": offset_range, "split": split,
+        settings: dict[str, Any] = {"token_dim": token_dim, "compress": compress, "offset_range": offset_range, "split": split,
                     "token_grid": token_grid, "layout": layout}  # fmt: skip
         # ISSM's checks of what is given, and its layers at stand-in sizes; their parameters wait for the input.
         stand_in = 2 if token_grid is None else None
@@ -280,12 +284,13 @@ class LazyISSM(LazyModuleMixin, ISSM):
         )
         given = {"c": dim, "t": num_frames, "h": height, "w": width}
         self.layout.require({axis for axis, size in given.items() if size is not None}, _ARGUMENTS)
-        self.dim, self.num_frames, self.height, self.width = dim, num_frames, height, width
+        self.dim, self.num_frames, self.height, self.width = dim, num_frames, height, width  # type: ignore[assignment]  # None until the first input
         self._settings = settings
         for module in self.modules():
             for name, param in module._parameters.items():
                 if param is not None:
-                    module._parameters[name] = UninitializedParameter(param.requires_grad, param.device, param.dtype)
+                    # torch's stub gives UninitializedParameter Tensor's constructor and no Parameter base
+                    module._parameters[name] = UninitializedParameter(param.requires_grad, param.device, param.dtype)  # type: ignore[call-arg, arg-type, assignment]
 
     def __repr__(self) -> str:  # its layers have stand-in sizes until the first input: show the settings only
         settings = ", ".join(f"{key}={value!r}" for key, value in self._settings.items())
@@ -305,7 +310,7 @@ class LazyISSM(LazyModuleMixin, ISSM):
         eager.even = eager.even.to(self.even.dtype)
         with torch.no_grad():
             for name, param in eager.named_parameters():
-                placeholder = self.get_parameter(name)
+                placeholder = cast(UninitializedParameter, self.get_parameter(name))  # made so in __init__
                 placeholder.materialize(param.shape)
                 placeholder.copy_(param)
                 owner, _, leaf = name.rpartition(".")

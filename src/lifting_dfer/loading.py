@@ -1,4 +1,4 @@
-"""A model ready to run from a checkpoint file: the model, the clips it expects, the device it runs on.
+"""A model ready to run from a checkpoint file (or a saved-pretrained folder, or a Hub id): the model, the clips it expects, the device it runs on.
 
 [`load_model`][lifting_dfer.loading.load_model] rebuilds the model of a ``lifting_dfer`` checkpoint in eval mode,
 [`checkpoint_geometry`][lifting_dfer.loading.checkpoint_geometry] reads the ``(num_frames, input_size)`` of its
@@ -11,6 +11,7 @@ clips and [`resolve_device`][lifting_dfer.loading.resolve_device] turns a ``--de
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from torch import nn
 
 from .checkpoint import model_from_checkpoint
 from .errors import CommandError
+from .pretrained import is_pretrained_source, load_pretrained
 
 __all__ = ["DEFAULT_INPUT_SIZE", "checkpoint_geometry", "load_model", "resolve_device"]
 
@@ -48,13 +50,19 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def load_model(path: str | Path, *, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+def load_model(path: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild the model stored in a ``lifting_dfer`` checkpoint; ``(model, checkpoint dict)``, the model in eval mode.
+
+    A folder written by [`save_pretrained`][lifting_dfer.save_pretrained] or a Hugging Face Hub repository id loads
+    through [`load_pretrained`][lifting_dfer.pretrained.load_pretrained], its config in place of the checkpoint dict.
 
     [`model_from_checkpoint`][lifting_dfer.model_from_checkpoint] raises ``FileNotFoundError`` / ``ValueError`` naming
     the file and the reason (not a checkpoint, weights of another model, unknown model); errors that escape
     ``torch.load`` on arbitrary bytes become a ``ValueError`` here too.
     """
+    if is_pretrained_source(path):
+        model, config = load_pretrained(path)
+        return model.to(device).eval(), config
     path = Path(path)
     try:
         model, ckpt = model_from_checkpoint(path, map_location="cpu")

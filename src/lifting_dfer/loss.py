@@ -104,8 +104,9 @@ class LiftLoss(nn.Module):
         """``y_s: (b, c, z, h, w), x: (b, c, t, h, w) -> loss`` (or the same axes in ``layout``)."""
         z = None if self.num_frames is None else self.num_frames // 2
         y_s, sizes = self._y_layout.enter(y_s, "y_s", z=z, h=self.height, w=self.width)  # now (b, c, z, h, w)
-        pins = {"b": sizes["b"], "c": sizes["c"], "t": 2 * sizes["z"], "h": sizes["h"], "w": sizes["w"]}
-        x, _ = self._x_layout.enter(x, "x", **pins)  # now (b, c, t, h, w)
+        x, _ = self._x_layout.enter(
+            x, "x", b=sizes["b"], c=sizes["c"], t=2 * sizes["z"], h=sizes["h"], w=sizes["w"]
+        )  # now (b, c, t, h, w)
         trend = x.unflatten(2, (sizes["z"], 2)).mean(3)  # AvgPool_t2: frame pairs (2i, 2i + 1)
         residual = (y_s - trend).mean(dim=[_AXES[d] for d in self.dims])  # Eq. 8
         if self.reduction == "mean" and residual.numel() == 0:  # an empty batch: nothing to penalise

@@ -12,18 +12,25 @@ Every builder has the signature ``(num_classes=7, num_frames=16, pretrained=None
   ([`IFDD`][lifting_dfer.IFDD]: ``dim``, ``compress``, ``mlp_ratio``, ``use_issm``, ...;
   [`MLPBaseline`][lifting_dfer.MLPBaseline]: ``hidden``, ``dropout``).
 
-Checkpoints rebuild models with ``create_model(arch, **arch_kwargs)``.
+Checkpoints rebuild models with ``create_model(arch, **arch_kwargs)``. Every built model records its name and
+builder arguments in ``model.lifting_dfer_config`` (``{"arch": ..., "arch_kwargs": ...}``, ``pretrained`` left out),
+which [`save_pretrained`][lifting_dfer.save_pretrained] writes to ``config.json``.
 
 Examples:
     >>> list_models()
     ['baseline_2dcnn', 'baseline_3dvit', 'ifdd_2dcnn', 'ifdd_3dvit', 'ifdd_3dvit_authors']
+    >>> ifdd_2dcnn(num_frames=4, image_size=64).lifting_dfer_config
+    {'arch': 'ifdd_2dcnn', 'arch_kwargs': {'num_classes': 7, 'num_frames': 4, 'image_size': 64}}
 """
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import inspect
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from torch import nn
 
@@ -59,19 +66,41 @@ _PAPER_WEIGHTS = {
 _MOBILENET_KEYS = ("frame_stride", "out_indices", "model_name")
 _MVIT_KEYS = ("depths", "out_stages", "stochastic_depth_prob")
 
+_P = ParamSpec("_P")
+_M = TypeVar("_M", bound=nn.Module)
 
 _NORMALIZATION: dict[str, Normalization] = {}
 
 
-def _register(
-    fn: Callable[..., nn.Module] | None = None, *, normalization: Normalization = IMAGENET
-) -> Callable[..., nn.Module]:
-    def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        _BUILDERS[fn.__name__] = fn
+def _register(fn: Callable[_P, _M] | None = None, *, normalization: Normalization = IMAGENET) -> Any:
+    """Add ``fn`` to the registry (as ``@_register``, or ``@_register(normalization=...)`` for models whose input
+    is not ImageNet-normalised); the models it builds record ``lifting_dfer_config`` (module docstring)."""
+
+    def register(fn: Callable[_P, _M]) -> Callable[_P, _M]:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def build(*args: _P.args, **kwargs: _P.kwargs) -> _M:
+            model = fn(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            overrides = arguments.pop("overrides", {})
+            arch_kwargs = {**arguments, **overrides}
+            arch_kwargs.pop("pretrained", None)  # the backbone's starting weights; a saved model holds all its weights
+            record_config(model, {"arch": fn.__name__, "arch_kwargs": arch_kwargs})
+            return model
+
+        _BUILDERS[fn.__name__] = build
         _NORMALIZATION[fn.__name__] = normalization
-        return fn
+        return build
 
     return register(fn) if fn is not None else register
+
+
+def record_config(model: nn.Module, config: dict[str, Any]) -> None:
+    """Set ``model.lifting_dfer_config`` (a plain attribute: not in the state dict, kept by ``copy.deepcopy``)."""
+    vars(model)["lifting_dfer_config"] = config  # what nn.Module.__setattr__ does for a plain value
 
 
 def _split(overrides: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -167,9 +196,20 @@ def input_normalization(name: str) -> Normalization:
     return _NORMALIZATION[name]
 
 
-def list_models() -> list[str]:
-    """Names accepted by [`create_model`][lifting_dfer.create_model], sorted."""
-    return sorted(_BUILDERS)
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names accepted by [`create_model`][lifting_dfer.create_model], sorted; those matching the ``fnmatch``
+    ``pattern`` when given (``"ifdd*"``, ``"*_2dcnn"``), as ``timm.list_models`` does.
+
+    Examples:
+        >>> list_models("ifdd*")
+        ['ifdd_2dcnn', 'ifdd_3dvit', 'ifdd_3dvit_authors']
+        >>> list_models("*_2dcnn")
+        ['baseline_2dcnn', 'ifdd_2dcnn']
+    """
+    if pattern is not None and not isinstance(pattern, str):
+        raise TypeError(f"pattern: expected an fnmatch pattern such as 'ifdd*', got {type(pattern).__name__}")
+    names = sorted(_BUILDERS)
+    return names if pattern is None else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:

@@ -63,10 +63,10 @@ class Normalization(NamedTuple):
 def _three(values: Any, name: str) -> tuple[float, float, float]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != 3:
         raise ValueError(f"{name}: expected 3 numbers (R, G, B), got {values!r}")
-    out = tuple(float(v) for v in values)
-    if not all(math.isfinite(v) for v in out):
-        raise ValueError(f"{name}: expected finite numbers, got {list(out)}")
-    return out  # type: ignore[return-value]
+    r, g, b = (float(v) for v in values)
+    if not all(math.isfinite(v) for v in (r, g, b)):
+        raise ValueError(f"{name}: expected finite numbers, got {[r, g, b]}")
+    return r, g, b
 
 
 IMAGENET = Normalization((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -69,7 +70,8 @@ class PyramidAggregation(nn.Module):
             raise ValueError(f"features: expected {len(self.in_dims)} stages, got {len(features)}")
         last = check_shape(features[-1], "b c t h w", f"features[{len(features) - 1}]", c=self.in_dims[-1])
         fused = []
-        for j, (conv, x) in enumerate(zip(self.reduce, features)):
+        convs = cast("list[nn.Conv3d]", list(self.reduce))  # built as Conv3d in __init__
+        for j, (conv, x) in enumerate(zip(convs, features)):
             sizes = check_shape(x, "b c t h w", f"features[{j}]", b=last["b"], c=self.in_dims[j], t=last["t"])
             rate = sizes["h"] // last["h"]
             if rate * last["h"] != sizes["h"] or rate * last["w"] != sizes["w"] or rate & (rate - 1):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -78,16 +78,16 @@ def _as_frames(frames: np.ndarray | Tensor) -> np.ndarray:
     return frames
 
 
-def _as_vector(values: Tensor | Sequence[float], name: str) -> np.ndarray:
-    values = values.detach().cpu().numpy() if isinstance(values, Tensor) else np.asarray(values, dtype=float)
-    if values.ndim == 2 and values.shape[0] == 1:
-        values = values[0]
-    if values.ndim != 1:
-        raise ValueError(f"{name}: expected one clip's indices of shape (z,), got {values.shape}")
-    return values.astype(float)
+def _as_vector(values: Tensor | np.ndarray | Sequence[float], name: str) -> np.ndarray:
+    array = values.detach().cpu().numpy() if isinstance(values, Tensor) else np.asarray(values, dtype=float)
+    if array.ndim == 2 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected one clip's indices of shape (z,), got {array.shape}")
+    return array.astype(float)
 
 
-def feature_to_frame_positions(index: Tensor | Sequence[float], frame_stride: int = 2) -> np.ndarray:
+def feature_to_frame_positions(index: Tensor | np.ndarray | Sequence[float], frame_stride: int = 2) -> np.ndarray:
     """Input-frame positions of feature-frame indices: ``frame_stride * i + (frame_stride - 1) / 2``.
 
     Examples:
@@ -159,7 +159,10 @@ class GradCAM(NamedTuple):
     target: int
 
 
-def _only(model: nn.Module, kind: type, name: str) -> nn.Module | None:
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def _only(model: nn.Module, kind: type[_M], name: str) -> _M | None:
     found = [m for m in model.modules() if isinstance(m, kind)]
     if len(found) > 1:
         raise ValueError(f"model: expected one {name} module, found {len(found)}")
@@ -204,7 +207,7 @@ def gradcam(model: nn.Module, clip: Tensor, *, target: int | None = None) -> Gra
     clip = clip[None] if clip.ndim == 4 else clip
     if clip.ndim != 5 or clip.shape[0] != 1 or clip.shape[1] != 3:
         raise ValueError(f"clip: expected shape (3, t0, h, w) or (1, 3, t0, h, w), got {tuple(clip.shape)}")
-    captured: dict[str, object] = {}
+    captured: dict[str, Any] = {}
     hooks = [ladm.register_forward_hook(lambda module, args, output: captured.update(y=output))]
     if ladm.order == "update_first" and ladm.mutual:  # Y_S tokens are the context of P(Y_S | X_D), Eq. 6
         hooks.append(ladm.predict.register_forward_pre_hook(lambda module, args: captured.update(s=args[1])))
@@ -223,7 +226,7 @@ def gradcam(model: nn.Module, clip: Tensor, *, target: int | None = None) -> Gra
             grad_s, grad_d = torch.autograd.grad(logits[0, target], [captured.get("s", y_s), y_d], allow_unused=True)
         if grad_s is not None and grad_s.ndim == 3:  # gradient of the Y_S tokens (b, (z h w), c)
             grad_s = rearrange(grad_s, "b (z h w) c -> b c z h w", **dict(zip("zhw", y_s.shape[2:])))
-        size = tuple(clip.shape[-2:])
+        size = (clip.shape[-2], clip.shape[-1])
         cams = [
             _cam(y[0].detach(), torch.zeros_like(y[0]) if g is None else g[0], size)
             for y, g in ((y_s, grad_s), (y_d, grad_d))
@@ -369,7 +372,9 @@ def plot_tsne(
 
 
 def plot_class_radar(
-    accuracies: Mapping[str, Sequence[float]] | Sequence[float],
+    accuracies: Mapping[str, float | None]
+    | Mapping[str, Sequence[float] | Mapping[str, float | None]]
+    | Sequence[float],
     class_names: Sequence[str],
     path: str | os.PathLike,
     *,
@@ -385,17 +390,19 @@ def plot_class_radar(
     one_model = not isinstance(accuracies, Mapping) or all(
         v is None or isinstance(v, (int, float)) for v in accuracies.values()
     )
-    series = {"model": accuracies} if one_model else accuracies
+    series: Mapping[str, Any] = (
+        accuracies if isinstance(accuracies, Mapping) and not one_model else {"model": accuracies}
+    )
     k = len(class_names)
     if k < 3:
         raise ValueError(f"class_names: a radar needs at least 3 classes, got {k}")
     angles = np.linspace(0, 2 * np.pi, k, endpoint=False)
     fig = _figure(5.5, 5.5)
     ax = fig.add_subplot(projection="polar")
-    for (label, values), color in zip(series.items(), _class_colors(len(series))):
-        if isinstance(values, Mapping):  # {class name: recall or None}, as classification_report gives
-            values = [np.nan if values.get(name) is None else values[name] for name in class_names]
-        values = np.nan_to_num(_as_vector(values, f"accuracies[{label!r}]"), nan=0.0)
+    for (label, given), color in zip(series.items(), _class_colors(len(series))):
+        if isinstance(given, Mapping):  # {class name: recall or None}, as classification_report gives
+            given = [np.nan if given.get(name) is None else given[name] for name in class_names]
+        values = np.nan_to_num(_as_vector(given, f"accuracies[{label!r}]"), nan=0.0)
         if len(values) != k:
             raise ValueError(f"accuracies[{label!r}]: expected {k} values (one per class), got {len(values)}")
         closed = np.append(angles, angles[0]), np.append(values, values[0])

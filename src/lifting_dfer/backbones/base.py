@@ -23,6 +23,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -136,8 +137,10 @@ def last_stage_shape(
         )
     if image_size is None:
         image_size = getattr(backbone, "image_size", None) or (224, 224)
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    return size, tuple(backbone.feature_shapes(*size)[-1])
+    h0, w0 = (image_size, image_size) if isinstance(image_size, int) else image_size
+    shapes = cast("Callable[[int, int], Sequence[Sequence[int]]]", backbone.feature_shapes)  # checked above
+    c, t, h, w = shapes(h0, w0)[-1]
+    return (h0, w0), (c, t, h, w)
 
 
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, Tensor]:
@@ -148,6 +151,7 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"pretrained: no weights file at {str(path)!r}")
+    state: object
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

@@ -119,6 +119,8 @@ def _cached(source: WeightsSource) -> Path | None:
         return source.path if source.path.is_file() else None
     from huggingface_hub import try_to_load_from_cache
 
+    if source.repo is None:  # set for every "hub" source
+        return None
     for filename in dict.fromkeys((source.filename, "model.safetensors", "pytorch_model.bin")):
         found = try_to_load_from_cache(source.repo, filename, cache_dir=_hf_cache())
         if isinstance(found, str):

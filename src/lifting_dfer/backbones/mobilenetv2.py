@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
-import timm
 import torch.nn.functional as F
 from einops import rearrange
-from torch import Tensor
+from torch import Tensor, nn
 
 from .base import MultiscaleBackbone, load_state_dict_file, load_weights
 from .hub import resolve_weights
@@ -48,6 +48,10 @@ class MobileNetV2Features(MultiscaleBackbone):
         [(1, 24, 2, 16, 16), (1, 32, 2, 8, 8), (1, 96, 2, 4, 4)]
     """
 
+    conv_stem: nn.Module
+    bn1: nn.Module
+    blocks: nn.Sequential
+
     def __init__(
         self,
         num_frames: int = 16,
@@ -57,7 +61,10 @@ class MobileNetV2Features(MultiscaleBackbone):
         model_name: str = "mobilenetv2_100",
         pretrained: str | os.PathLike | None = None,
     ) -> None:
-        net = timm.create_model(model_name, pretrained=False, num_classes=0)
+        import timm  # here, not at module level: `import lifting_dfer` and the layers do not need timm
+
+        # A timm MobileNet-style model: create_model's nn.Module type does not tell its feature_info and stages.
+        net: Any = timm.create_model(model_name, pretrained=False, num_classes=0)
         info = [net.feature_info[i] for i in out_indices]
         super().__init__(
             [f["num_chs"] for f in info],

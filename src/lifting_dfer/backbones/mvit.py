@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
-from torchvision.models.video.mvit import MSBlockConfig, MViT
 
 from .base import MultiscaleBackbone, load_state_dict_file, load_weights
 from .hub import resolve_weights
+
+if TYPE_CHECKING:
+    from torchvision.models.video.mvit import MSBlockConfig
 
 __all__ = ["MViTFeatures"]
 
@@ -25,6 +28,8 @@ _STAGE_KV_STRIDES = (8, 4, 2, 1)
 
 def _block_config(stage: int, first: bool) -> MSBlockConfig:
     """MViT-v2-S's block in ``stage`` (0-based): the first block of stages 2-4 doubles the width and halves h, w."""
+    from torchvision.models.video.mvit import MSBlockConfig  # imported when a model is built, not with the package
+
     grows = first and stage > 0
     return MSBlockConfig(
         num_heads=_STAGE_HEADS[stage],
@@ -89,7 +94,8 @@ class MViTFeatures(MultiscaleBackbone):
         temporal_pool: int = 1,
         pretrained: str | os.PathLike | None = None,
     ) -> None:
-        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+        size = (height, width)
         depths, out_stages = tuple(depths), tuple(out_stages)
         if len(depths) != 4 or any(not 1 <= d <= full for d, full in zip(depths, _STAGE_BLOCKS)):
             raise ValueError(f"depths: expected 4 block counts in 1..{_STAGE_BLOCKS} per stage, got {depths}")
@@ -113,6 +119,8 @@ class MViTFeatures(MultiscaleBackbone):
         )
         self.depths, self.out_stages, self.temporal_pool = depths, out_stages, temporal_pool
         last = out_stages[-1]
+        from torchvision.models.video.mvit import MViT
+
         # torchvision's MViT-v2-S settings (mvit_v2_s), built with only the kept blocks.
         net = MViT(
             spatial_size=size,

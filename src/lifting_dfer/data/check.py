@@ -210,7 +210,7 @@ def check_dataset(
     for path in sorted(parsed, key=layout.relative):
         digest.update(f"split {layout.relative(path)} {hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
 
-    counts, short, missing, total_bytes = [], [], [], 0
+    counts, short, missing, total_bytes = [], [], list[str](), 0  # missing: clips whose frame folder is absent
     folders = [layout.frames_root / clip for clip in clips]
     scan = partial(_scan_clips, decode=decode)
     chunks = [folders[i : i + _CHUNK] for i in range(0, len(folders), _CHUNK)]  # one task per chunk: little overhead
@@ -491,8 +491,11 @@ def format_report(report: DataReport, *, limit: int = 20) -> str:
         flag = "" if s.official is None or s.official == s.clips else " (!)"
         table.append([str(s.fold), s.split, f"{s.clips}{flag}", official, *(str(s.classes.get(n, 0)) for n in names)])
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    official = any(s.official is not None for s in report.splits)
-    lines += ["", "clips and classes per split file" + (" ((!) differs from the official count):" if official else ":")]
+    any_official = any(s.official is not None for s in report.splits)
+    lines += [
+        "",
+        "clips and classes per split file" + (" ((!) differs from the official count):" if any_official else ":"),
+    ]
     lines += ["| " + " | ".join(cell.rjust(w) for cell, w in zip(row, widths)) + " |" for row in table]
     lines.append("")
     if report.frames_per_clip:

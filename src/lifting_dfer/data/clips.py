@@ -27,7 +27,7 @@ import numbers
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import Tensor
@@ -126,7 +126,7 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[Tensor | JpegClip, int]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {type(self).__name__} with {len(self)} clips")
         index %= len(self)
@@ -148,7 +148,10 @@ class ClipDataset(Dataset):
                 self.num_skipped_frames,
             )
         if self.output == "jpeg":
-            return JpegClip.build(files, *self.transform.draw(generator), self.size), self.labels[index]
+            draw, flip = cast(ClipTransform, self.transform).draw(
+                generator
+            )  # the default one: output='jpeg' refuses others
+            return JpegClip.build(files, draw, flip, self.size), self.labels[index]
         return self.transform(decoded, generator), self.labels[index]
 
     def set_epoch(self, epoch: int) -> None:

@@ -53,6 +53,9 @@ class ClipNormalize(nn.Module):
         tensor([2.2489, 2.4286, 2.6400])
     """
 
+    shift: Tensor  # buffers: 255 * mean and 255 * std, (3, 1, 1, 1)
+    scale: Tensor
+
     def __init__(self, normalization: Normalization = IMAGENET) -> None:
         super().__init__()
         self.normalization = Normalization(*normalization)
@@ -164,7 +167,8 @@ def _resize(frames: Tensor, h: int, w: int) -> Tensor:
 
 def _memory_order(x: Tensor) -> list[int] | None:
     """The permutation of ``x``'s dimensions that is contiguous in memory (outermost first), or None."""
-    order = sorted(range(x.ndim), key=lambda d: -x.stride(d))
+    strides = x.stride()
+    order = sorted(range(x.ndim), key=lambda d: -strides[d])
     return order if x.permute(order).is_contiguous() else None
 
 

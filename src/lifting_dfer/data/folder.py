@@ -297,15 +297,17 @@ class FolderDataset(ClipDataset):
 
 def folder_datasets(
     root: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 0, **options: Any
-) -> tuple[FolderDataset, FolderDataset | None, FolderDataset]:
+) -> tuple[ClipDataset, ClipDataset | None, FolderDataset]:
     """``(train, val, test)`` of a prepared folder for training: its manifest's splits.
 
     When the manifest has no ``val`` clips, the training clips are split ``val_fraction`` (stratified, as for the
     paper's datasets; ``None`` for 0). ``options`` go to [`FolderDataset`][lifting_dfer.data.FolderDataset]
     (``num_frames``, ``size``, ``on_corrupt``, ...).
     """
-    train = FolderDataset(root, split="train", seed=seed, **options)
-    if any(row.split == "val" for row in train.all_rows):
+    full = FolderDataset(root, split="train", seed=seed, **options)
+    train: ClipDataset = full
+    val: ClipDataset | None
+    if any(row.split == "val" for row in full.all_rows):
         val = FolderDataset(root, split="val", seed=seed, **options)
     elif val_fraction > 0:
         train, val = train_val_split(train, val_fraction, seed=seed)

@@ -276,8 +276,9 @@ def _run(tasks: Sequence[ClipTask], workers: int, handle: Callable[[ClipResult],
         pool.shutdown(wait=True, cancel_futures=True)
         for future in futures:  # clips that finished while the run was stopping
             finished = future not in handled and future.done() and not future.cancelled()
-            if finished and future.exception() is None and future.result() is not None:
-                handle(future.result())
+            result = future.result() if finished and future.exception() is None else None
+            if result is not None:
+                handle(result)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -470,13 +471,13 @@ def _execute(
 
     def handle(result: ClipResult) -> bool:
         report.warnings.extend(result.warnings)
-        if result.status == "done":
+        if result.status == "done" and result.row is not None:
             rows[result.row.clip] = result.row
             report.prepared.append(result.row)
         elif result.status == "no_face":
             report.no_face.append((result.task.video, result.frames))
         elif result.status == "unreadable":
-            report.unreadable.append((result.task.video, result.message))
+            report.unreadable.append((result.task.video, result.message or ""))
         else:
             report.error = result.message
             return False

@@ -7,6 +7,7 @@ drawn equally often in expectation by a ``WeightedRandomSampler``; ``power=0.5``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -64,4 +65,5 @@ def balanced_sampler(
     """
     weights = class_balanced_weights(labels, power=power)
     n = len(weights) if num_samples is None else num_samples
-    return WeightedRandomSampler(weights, n, replacement=True, generator=generator)
+    # torch's stub says Sequence[float]; the sampler converts any tensor with torch.as_tensor
+    return WeightedRandomSampler(cast("Sequence[float]", weights), n, replacement=True, generator=generator)

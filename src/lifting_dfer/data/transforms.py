@@ -155,7 +155,7 @@ class ClipTransform:
         random_crop_box(1, 1, scale=crop_scale, generator=torch.Generator())  # validates crop_scale
         self.size = size
         self.train = train
-        self.crop_scale = tuple(crop_scale)
+        self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
         self.flip_p = flip_p
         self.output = output
         # Normalise uint8 values directly: (x / 255 - mean) / std == (x - 255 mean) / (255 std).
@@ -177,7 +177,7 @@ class ClipTransform:
             got = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
             raise ValueError(f"frames: expected shape 't c h w' with c=3, got {got}")
         draw, flip = self.draw(generator)
-        top, left, side = crop_box(*frames.shape[-2:], draw)
+        top, left, side = crop_box(frames.shape[-2], frames.shape[-1], draw)
         crop = frames[:, :, top : top + side, left : left + side]
         if flip:
             crop = crop.flip(-1)  # flipping commutes with the (symmetric) resize; cheaper on the small uint8 crop

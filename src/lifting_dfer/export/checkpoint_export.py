@@ -66,13 +66,23 @@ class ExportResult(NamedTuple):
 
 
 def default_output(checkpoint: str | os.PathLike, format: Format) -> Path:
-    """``CKPT`` with its suffix replaced: ``run/best.pt`` -> ``run/best.onnx`` or ``run/best.torchscript``.
+    """``CKPT`` with its suffix replaced: ``run/best.pt`` -> ``run/best.onnx`` or ``run/best.torchscript``; a folder
+    of [`save_pretrained`][lifting_dfer.save_pretrained] gets the suffix added beside it, a Hub repository id
+    ``owner/name`` gives ``name.onnx`` in the current folder.
 
     Examples:
         >>> default_output("runs/best.pt", "torchscript").as_posix()
         'runs/best.torchscript'
+        >>> default_output("hf-hub:owner/ifdd_2dcnn-dfew", "onnx").as_posix()
+        'ifdd_2dcnn-dfew.onnx'
     """
-    return Path(checkpoint).with_suffix(_SUFFIX[format])
+    from ..pretrained import is_pretrained_source
+
+    path = Path(checkpoint)
+    if is_pretrained_source(checkpoint):
+        folder = path if path.is_dir() else Path(path.name)
+        return folder.parent / f"{folder.name}{_SUFFIX[format]}"
+    return path.with_suffix(_SUFFIX[format])
 
 
 def _versions(format: Format) -> dict[str, str]:
@@ -170,6 +180,7 @@ def export_checkpoint(
     )
     sidecar = write_sidecar(metadata, path)
 
+    exported: Callable[[Tensor], object]
     if format == "onnx":
         with warnings.catch_warnings():  # "never verified": that is what happens next
             warnings.simplefilter("ignore", UserWarning)
@@ -207,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     meta = result.metadata
     kind = f"ONNX opset {meta.opset}" if meta.model_format == "onnx" else "TorchScript"
     size_mb = result.path.stat().st_size / 2**20
-    batches = " and ".join(str(n) for n in meta.verification["batch_sizes"])
+    batches = " and ".join(str(n) for n in (meta.verification or {}).get("batch_sizes", []))
     status = "ok" if result.max_abs_diff <= PARITY_TOLERANCE else f"ABOVE the tolerance {PARITY_TOLERANCE:g}"
     print(
         f"{meta.arch} from {args.checkpoint}: {len(meta.class_names)} classes, {meta.num_frames} frames at "

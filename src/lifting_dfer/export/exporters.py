@@ -28,12 +28,15 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import Tensor, nn
 
 from .._optional import optional_import
+
+if TYPE_CHECKING:
+    from onnxscript.onnx_types import INT64
 
 __all__ = ["DEFAULT_OPSET", "export_onnx", "export_torchscript"]
 
@@ -133,14 +136,18 @@ def _slice_scatter_by_concat(self: Any, src: Any, dim: int = 0, start: Any = Non
     if rank is None or not isinstance(step, int) or step != 1 or (isinstance(start, int) and start < 0):
         return aten_slice_scatter(self, src, dim, start, end, step)
     dim = dim % rank
-    axes = op.Constant(value_ints=[dim])
+
+    def ints(values: list[int]) -> INT64:  # Constant(value_ints=...) is an int64 tensor; its stub says any type
+        return cast("INT64", op.Constant(value_ints=values))
+
+    axes = ints([dim])
     if start is None or isinstance(start, int):
-        begin = op.Constant(value_ints=[start or 0])
+        begin = ints([start or 0])
     else:  # a symbolic size
-        begin = op.Reshape(start, op.Constant(value_ints=[1]))
+        begin = op.Reshape(cast("INT64", start), ints([1]))
     length = op.Gather(op.Shape(src), axes, axis=0)
-    head = op.Slice(self, op.Constant(value_ints=[0]), begin, axes)
-    tail = op.Slice(self, op.Add(begin, length), op.Constant(value_ints=[_INT64_MAX]), axes)
+    head = op.Slice(self, ints([0]), begin, axes)
+    tail = op.Slice(self, op.Add(begin, length), ints([_INT64_MAX]), axes)
     return op.Concat(head, src, tail, axis=dim)
 
 
@@ -198,6 +205,8 @@ def export_onnx(
             custom_translation_table={torch.ops.aten.slice_scatter.default: _slice_scatter_by_concat},
             verbose=False,
         )
+    if program is None:  # only the legacy exporter (dynamo=False) returns nothing
+        raise RuntimeError("torch.onnx.export returned no ONNX program")
     return _write_atomically(path, lambda tmp: program.save(tmp, external_data=False))
 
 

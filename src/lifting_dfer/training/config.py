@@ -264,7 +264,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         text = action.help or ""
         if action.nargs == 0 or action.default is None or "default" in text:
             return text
-        return super()._get_help_string(action)
+        return super()._get_help_string(action) or text
 
 
 def _demo_epilog() -> str:
@@ -514,7 +514,8 @@ def config_from_args(argv: Sequence[str] | None = None, *, dataset: str | None =
         if values["data_root"] is None and values["dataset"] != "dfew":
             parser.error(
                 f"--data-root is required for {values['dataset']}: the synthetic demo has DFEW's layout "
-                "(run examples/train_dfew.py without arguments for the demo)"
+                "(lifting-dfer train --demo runs the demo, as examples/train_dfew.py without arguments does; the "
+                "examples/ folder is in the source repository and the sdist, not in the installed wheel)"
             )
         values["demo"] = True
         for key, value in DEMO_PRESET.items():

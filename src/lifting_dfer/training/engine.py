@@ -22,9 +22,9 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.distributed as dist
@@ -362,10 +362,11 @@ def evaluate(
     k = len(class_names)
     logits = torch.cat(logits_parts) if logits_parts else torch.zeros(0, k)
     labels = torch.cat(label_parts) if label_parts else torch.zeros(0, dtype=torch.long)
-    indices = torch.arange(ctx.rank, len(dataset), ctx.world_size)
+    n = len(cast(Sized, dataset))  # map-style datasets have a length; torch's Dataset type does not say so
+    indices = torch.arange(ctx.rank, n, ctx.world_size)
     logits, labels = gather_predictions(indices, logits, labels)
-    if logits.shape != (len(dataset), k):
-        raise ValueError(f"evaluation: expected logits of shape ({len(dataset)}, {k}), got {tuple(logits.shape)}")
+    if logits.shape != (n, k):
+        raise ValueError(f"evaluation: expected logits of shape ({n}, {k}), got {tuple(logits.shape)}")
     report = classification_report(labels, logits, k, class_names=list(class_names))
     report["loss"] = float(F.cross_entropy(logits, labels)) if len(labels) else math.nan
     return EvalResult(report, logits, labels)

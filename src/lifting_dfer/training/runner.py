@@ -19,9 +19,9 @@ import math
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -71,6 +71,7 @@ def build_datasets(cfg: TrainConfig, fold: int, root: Path) -> tuple[Any, Any, A
         from ..data.folder import folder_datasets
 
         return folder_datasets(root, val_fraction=cfg.val_fraction, seed=cfg.seed, **common)
+    make: Callable[[Literal["train", "test"]], Any]
     if cfg.dataset == "dfew":
         make = lambda split, **kw: DFEW(root, fold=fold, split=split, seed=cfg.seed, **common, **kw)  # noqa: E731
     elif cfg.dataset == "mafw":
@@ -315,7 +316,7 @@ def record_data(cfg: TrainConfig, root: Path) -> None:
 
 def _fetch_backbone_weights(cfg: TrainConfig) -> None:
     """Log the backbone's starting point; download the pretrained weights now (once, before other ranks load)."""
-    if cfg.pretrained is None:
+    if cfg.pretrained is None or cfg.pretrained is False:
         if cfg.init is not None:
             logger.info("weights: from --init %s", cfg.init)
         elif cfg.demo:
@@ -419,6 +420,8 @@ def resume_config(cfg: TrainConfig, given: set[str]) -> TrainConfig:
     Raises:
         ValueError: ``given`` changes a setting that would alter the run (model, lr, epochs, ...).
     """
+    if cfg.resume is None:
+        raise ValueError("resume_config: cfg.resume names no run")
     run_dir = resolve_resume(cfg.resume)
     try:
         stored = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))

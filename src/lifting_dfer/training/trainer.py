@@ -25,10 +25,10 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -73,7 +73,7 @@ class FitResult:
 
 def get_rng_state(device: torch.device) -> dict[str, Any]:
     """torch (CPU and ``device``'s CUDA), Python and NumPy RNG states, as weights-only-loadable values."""
-    _, keys, pos, has_gauss, cached = np.random.get_state()
+    _, keys, pos, has_gauss, cached = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state(legacy=True))
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
@@ -148,7 +148,7 @@ def fit(
     """
     ctx = ctx or DistributedContext(device=resolve_device(cfg.device))
     class_names = list(class_names)
-    val_set = val_set if val_set is not None and len(val_set) > 0 else None
+    val_set = val_set if val_set is not None and len(cast(Sized, val_set)) > 0 else None
     checkpoints = _Checkpoints(Path(folder), arch, arch_kwargs, class_names, cfg, ctx, dict(extra or {}))
     checkpoints.check_folder(resume)
     parts = _set_up(model, train_set, cfg, ctx, normalization=checkpoint_normalization(checkpoints.extra))
@@ -173,7 +173,7 @@ def fit(
                 lr = parts.optimizer.param_groups[0]["lr"]
                 record = _epoch_record(stats, train, val, progress.best, lr=lr, metric=cfg.select_metric)
                 progress.history.append(record)
-                if ctx.is_main:
+                if ctx.is_main and writer is not None:  # the writer exists on the main rank only
                     _log(writer, stats, record, val, improved=improved, epochs=cfg.epochs)
                 _end_epoch(parts, progress, checkpoints)
         except TrainingInterrupted:
@@ -205,8 +205,8 @@ class _Parts:
     normalization: Normalization = IMAGENET
     mix: ClipMixup | None = None
     val_batches: DataLoader | None = None
-    train_model: nn.Module | None = None
-    eval_model: nn.Module | None = None
+    train_model: nn.Module = field(init=False)  # set by _wrap
+    eval_model: nn.Module = field(init=False)
 
 
 @dataclass
@@ -222,10 +222,10 @@ class _Progress:
 
     def begin(self, epoch: int) -> EpochStats:
         """The running sums of ``epoch``: those of the interrupted epoch when it is this one, else fresh ones."""
-        resumed = self.partial is not None and self.partial.epoch == epoch
-        self.current = self.partial if resumed else EpochStats(epoch)
+        resumed = self.partial if self.partial is not None and self.partial.epoch == epoch else None
+        self.current = current = resumed or EpochStats(epoch)
         self.partial = None
-        return self.current
+        return current
 
 
 @dataclass
@@ -326,7 +326,7 @@ def _set_up(
     if cfg.channels_last:
         to_channels_last(raw)
     optimizer = torch.optim.AdamW(raw.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = steps_per_epoch(len(train_set), cfg.batch_size, ctx.world_size)
+    steps = steps_per_epoch(len(cast(Sized, train_set)), cfg.batch_size, ctx.world_size)
     scheduler = make_scheduler(cfg, optimizer, steps, ctx.world_size) or WarmupCosine(
         optimizer,
         total_steps=cfg.epochs * steps,
@@ -385,7 +385,7 @@ def _wrap(parts: _Parts, cfg: TrainConfig, ctx: DistributedContext) -> None:
     """``torch.compile`` (training and evaluation) and DistributedDataParallel (training) around the model."""
     parts.train_model = parts.eval_model = parts.raw
     if cfg.compile:
-        parts.train_model = parts.eval_model = torch.compile(parts.raw)
+        parts.train_model = parts.eval_model = cast(nn.Module, torch.compile(parts.raw))  # an OptimizedModule
     if ctx.distributed:
         device = ctx.device
         ddp_ids = [device.index] if device.type == "cuda" else None
@@ -463,7 +463,7 @@ def _epoch_batches(
     """The DataLoader of epoch ``epoch``, skipping the ``start_step`` batches already trained."""
     if hasattr(dataset, "set_epoch"):
         dataset.set_epoch(epoch)
-    sampler = DistributedSampler(
+    sampler: DistributedSampler[Any] = DistributedSampler(
         dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=cfg.seed, drop_last=False
     )
     sampler.set_epoch(epoch)
@@ -572,6 +572,8 @@ def _log(writer: MetricWriter, stats: EpochStats, record: dict[str, Any], val: d
 
 def _end_epoch(parts: _Parts, progress: _Progress, checkpoints: _Checkpoints) -> None:
     """``last.pt`` after the finished epoch (every rank takes part), then the ranks wait for each other."""
+    if progress.current is None:
+        raise RuntimeError("_end_epoch: no epoch was begun")
     epoch = progress.current.epoch
     progress.current = None
     checkpoints.save_last(parts, progress, epoch + 1, None)

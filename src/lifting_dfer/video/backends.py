@@ -41,8 +41,9 @@ class BackendInfo(NamedTuple):
     input_size: int
     """Side of the square face crops ``h = w``."""
     mean: tuple[float, float, float]
+    """Per-channel mean subtracted from the RGB input in ``[0, 1]`` (ImageNet's unless the model says otherwise)."""
     std: tuple[float, float, float]
-    """Per-channel normalisation of the RGB input in ``[0, 1]``: ``(x - mean) / std``."""
+    """Per-channel divisor after the mean: the model sees ``(x - mean) / std``."""
     sampling: TrainingSampling | None
     """How the training clips were sampled (``None``: not recorded; ``predict`` then keeps the video's rate)."""
     precision: str

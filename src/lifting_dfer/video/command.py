@@ -113,6 +113,11 @@ def _print_table(rows: list[list[str]]) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     """``lifting-dfer predict`` (see the module docstring)."""
+    if Path(args.checkpoint).suffix.lower() == ".torchscript":
+        raise CommandError(
+            f"--checkpoint: {args.checkpoint} is a TorchScript export, for deployment (torch.jit.load, LibTorch); "
+            "predict runs the checkpoint it was exported from, or its ONNX export (lifting-dfer export CKPT)"
+        )
     out_dir = _output_dir(args.output_dir)
     source = Path(args.video)
     videos = find_videos(source)

@@ -12,11 +12,14 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, overload
 
 import numpy as np
 
 from .._optional import optional_import
+
+if TYPE_CHECKING:
+    import av
 
 __all__ = ["Frame", "Video", "VideoInfo", "VideoStream", "check_fps", "read_video", "sample_and_hold"]
 
@@ -55,6 +58,10 @@ class Video(NamedTuple):
     source_fps: float
 
 
+@overload
+def check_fps(fps: float, name: str = ...) -> float: ...
+@overload
+def check_fps(fps: None, name: str = ...) -> None: ...
 def check_fps(fps: float | None, name: str = "fps") -> float | None:
     """``fps`` as a float, or ``None``; raises ``ValueError`` naming ``name`` unless it is positive and finite.
 
@@ -150,7 +157,7 @@ class VideoStream:
         duration = self.info.duration
         return None if duration is None else max(1, round(duration * self.fps))
 
-    def _decoded(self) -> Iterator[tuple[float | None, object]]:
+    def _decoded(self) -> Iterator[tuple[float | None, av.VideoFrame]]:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         if self.threads is not None:
@@ -182,9 +189,9 @@ class VideoStream:
         return declared is not None and self.decoded < declared - max(2, 0.02 * declared)
 
     def _warn_if_truncated(self) -> None:
-        if not self.ended_early:
-            return
         declared, fps = self.info.declared_frames, self.info.source_fps
+        if declared is None or not self.ended_early:
+            return
         warnings.warn(
             f"{self.path}: the file ended early: decoded {self.decoded} of the {declared} frames it declares "
             f"({self.decoded / fps:.1f} s of {declared / fps:.1f} s); it may be truncated or damaged",

@@ -87,7 +87,8 @@ class FaceCropper:
         self.cv2 = optional_import("cv2", extra="video", package="opencv-python-headless")
         self.cascade = self._load_cascade() if detect else None
         self.frames_with_face = self.fallback_frames = 0
-        self._index, self._box, self._box_index = 0, None, -1
+        self._index, self._box_index = 0, -1
+        self._box: _Box | None = None
 
     def _load_cascade(self):
         cv2 = self.cv2
@@ -112,7 +113,9 @@ class FaceCropper:
         return self.cascade is not None
 
     def detect_face(self, frame: Frame) -> _Box | None:
-        """The largest face box ``(x, y, w, h)`` in full-frame pixels, or ``None``."""
+        """The largest face box ``(x, y, w, h)`` in full-frame pixels, or ``None`` (also without a detector)."""
+        if self.cascade is None:  # detect=False
+            return None
         cv2 = self.cv2
         height, width = frame.shape[:2]
         scale = min(1.0, self.detect_size / max(height, width))

@@ -78,6 +78,8 @@ def fold_batchnorm(module: nn.Module, *example: Tensor, rtol: float = 1e-4) -> t
         produced.clear()
     for conv_name, norm_name in dict.fromkeys(pairs):  # a module called twice is listed once
         conv, norm = folded.get_submodule(conv_name), folded.get_submodule(norm_name)
+        if not isinstance(conv, _CONVS) or not isinstance(norm, _NORMS):  # as the hooks found them; for the types
+            continue
         if not norm.track_running_stats or norm.running_mean is None:
             continue
         _replace(folded, conv_name, fuse_conv_bn_eval(conv, norm))

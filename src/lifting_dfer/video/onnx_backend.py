@@ -15,6 +15,7 @@ import os
 import torch
 from torch import Tensor
 
+from ..normalization import Normalization
 from .backends import BackendInfo, WindowBackend
 from .sampling import checkpoint_sampling
 
@@ -95,9 +96,10 @@ class OnnxRuntimeBackend(WindowBackend):
             raise
         meta = self.classifier.metadata
         self.arch = meta.arch
+        norm = Normalization.from_dict({"mean": meta.mean, "std": meta.std}, name=f"{path} sidecar")
         self.info = BackendInfo(
             name="onnxruntime", class_names=tuple(meta.class_names), num_frames=meta.num_frames,
-            input_size=meta.input_size, mean=tuple(meta.mean), std=tuple(meta.std),
+            input_size=meta.input_size, mean=norm.mean, std=norm.std,
             sampling=checkpoint_sampling({"sampling": meta.sampling}), precision="fp32", device=device,
         )  # fmt: skip
 

@@ -53,7 +53,7 @@ class StageTimer:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
         self.items[stage] = self.items.get(stage, 0) + items
 
-    def to_dict(self) -> dict[str, dict[str, float]]:
+    def to_dict(self) -> dict[str, dict[str, float | None]]:
         """``{stage: {"seconds", "items", "per_second"}}``; items are frames (windows for head / model)."""
         return {
             stage: {"seconds": s, "items": self.items[stage], "per_second": self.items[stage] / s if s > 0 else None}
@@ -225,13 +225,13 @@ def _as_backend(
     input_size: int | None,
     class_names: Sequence[str] | None,
     device: str,
-    precision: str,
+    precision: Literal["fp32", "bf16", "auto"],
 ) -> WindowBackend:
     if isinstance(model, WindowBackend):
         return model
-    missing = [n for n, v in (("num_frames", num_frames), ("input_size", input_size), ("class_names", class_names))
-               if v is None]  # fmt: skip
-    if missing:
+    if num_frames is None or input_size is None or class_names is None:
+        missing = [n for n, v in (("num_frames", num_frames), ("input_size", input_size), ("class_names", class_names))
+                   if v is None]  # fmt: skip
         raise ValueError(f"{', '.join(missing)}: needed to run a plain model (or pass a WindowBackend)")
     return TorchBackend(
         model, class_names=class_names, num_frames=num_frames, input_size=input_size, device=device,

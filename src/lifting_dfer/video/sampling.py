@@ -137,9 +137,13 @@ def choose_rate(
     """
     if not (source_fps > 0 and math.isfinite(source_fps)):
         raise ValueError(f"source_fps: expected a positive, finite frame rate, got {source_fps}")
-    if requested == "native" or (requested is None and (sampling is None or sampling.fps is None)):
+    origin: Literal["training", "requested"]
+    if requested is None and sampling is not None and sampling.fps is not None:
+        fps, origin = sampling.fps, "training"
+    elif requested is None or requested == "native":
         return RateChoice(source_fps, "native", None)
-    fps, origin = (sampling.fps, "training") if requested is None else (check_fps(requested), "requested")
+    else:
+        fps, origin = check_fps(requested), "requested"
     if origin == "training" and duration and window and duration * fps < window and fps < source_fps:
         short = min(source_fps, (window + 1) / duration)
         note = (f"the video lasts {duration:.2f} s, less than one window of {window} frames at the training rate "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from einops import rearrange
@@ -34,6 +35,8 @@ __all__ = ["TorchBackend"]
 class _Trunk(nn.Module):
     """``backbone.frame_features`` as a module (so that it can be folded and traced)."""
 
+    backbone: Any  # duck-typed: any backbone with frame_features (MobileNetV2Features)
+
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
@@ -45,6 +48,8 @@ class _Trunk(nn.Module):
 class _Head(nn.Module):
     """``model.forward_head`` returning logits."""
 
+    model: Any  # duck-typed: any model with forward_head (IFDD, MLPBaseline)
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
@@ -54,7 +59,7 @@ class _Head(nn.Module):
         return getattr(out, "logits", out)
 
 
-def _logits(output: object) -> Tensor:
+def _logits(output: Any) -> Tensor:
     return getattr(output, "logits", output)
 
 
@@ -103,7 +108,7 @@ class TorchBackend(WindowBackend):
             "pytorch", tuple(class_names), num_frames, input_size, mean, std, sampling, resolved, str(device)
         )
         self.model = model.to(device).eval()
-        backbone = getattr(model, "backbone", None)
+        backbone: Any = getattr(model, "backbone", None)
         self.reuses_frames = bool(
             reuse_frames
             and hasattr(backbone, "frame_features")
@@ -116,33 +121,36 @@ class TorchBackend(WindowBackend):
         self.folded = 0  # conv -> BatchNorm pairs folded by the fast paths
         self.arch: str | None = None  # registry name when built from a checkpoint
         if self.reuses_frames:
-            self._trunk, self._head = _Trunk(backbone), _Head(model)
+            trunk, head = _Trunk(backbone), _Head(model)
+            self._trunk, self._head = trunk, head
             if fast:
-                self._prepare_fast_paths()
+                self._prepare_fast_paths(trunk, head)
 
-    def _prepare_fast_paths(self) -> None:
+    def _prepare_fast_paths(self, trunk: nn.Module, head: nn.Module) -> None:
         """Fold BatchNorm in the trunk and the head (examples: two frames; random features of one window)."""
         size, t0 = self.info.input_size, self.info.num_frames
         generator = torch.Generator().manual_seed(0)
         frames = torch.randn(2, 3, size, size, generator=generator).to(self.device)
         small = frames[..., :64, :64] if size > 64 and self._accepts_size(64) else frames  # cheaper, same pairs
-        self._trunk, trunk_pairs = fold_batchnorm(self._trunk, small)
-        self._trunk = self._trunk.to(memory_format=torch.channels_last)
+        trunk, trunk_pairs = fold_batchnorm(trunk, small)
+        self._trunk = trunk = trunk.to(memory_format=torch.channels_last)
         with torch.no_grad():
-            shapes = [s.shape[1:] for s in self._trunk(frames[:1])]
+            shapes = [s.shape[1:] for s in trunk(frames[:1])]
         window = [torch.randn(1, c, t0, h, w, generator=generator).to(self.device) for c, h, w in shapes]
-        pooled = self.model.backbone.temporal_pool(window)
-        backbone, self.model.backbone = self.model.backbone, None  # forward_head does not use it: copy the head only
+        backbone: Any = self.model.backbone
+        pooled = backbone.temporal_pool(window)
+        self.model._modules["backbone"] = None  # forward_head does not use it: copy the head only
         try:
-            self._head, head_pairs = fold_batchnorm(self._head, *pooled)
+            self._head, head_pairs = fold_batchnorm(head, *pooled)
         finally:
             self.model.backbone = backbone
         self.folded = trunk_pairs + head_pairs
 
     def _accepts_size(self, size: int) -> bool:
         """Whether the backbone takes ``size x size`` frames (not built for one fixed size)."""
+        backbone: Any = self.model.backbone
         try:
-            self.model.backbone.feature_shapes(size, size)
+            backbone.feature_shapes(size, size)
         except (ValueError, AttributeError):
             return False
         return True
@@ -158,6 +166,8 @@ class TorchBackend(WindowBackend):
 
     def frame_features(self, frames: Tensor) -> list[Tensor]:
         """The 2D trunk on ``(n, 3, h, w)`` frames -> ``[(n, c_j, h_j, w_j)]`` float32, on the device."""
+        if self._trunk is None:
+            return super().frame_features(frames)  # no per-frame path: NotImplementedError
         check_shape(frames, "n c h w", "frames", c=3, h=self.info.input_size, w=self.info.input_size)
         frames = frames.to(self.device)
         if self._channels_last:
@@ -168,8 +178,11 @@ class TorchBackend(WindowBackend):
 
     def predict_features(self, stages: Sequence[Tensor]) -> Tensor:
         """``[(b, c_j, t0, h_j, w_j)]`` stacked per-frame features -> ``(b, k)`` probabilities."""
+        if self._head is None:
+            return super().predict_features(stages)  # no per-frame path: NotImplementedError
+        backbone: Any = self.model.backbone
         with torch.inference_mode():
-            pooled = self.model.backbone.temporal_pool([s.to(self.device) for s in stages])
+            pooled = backbone.temporal_pool([s.to(self.device) for s in stages])
             return self._head(*pooled).float().softmax(dim=-1).cpu()
 
     def predict(self, windows: Tensor) -> Tensor:
@@ -181,20 +194,20 @@ class TorchBackend(WindowBackend):
             return self.predict_features(self._stack(stages))
         with torch.inference_mode():
             windows = windows.to(self.device)
-            model, backbone = self.model, getattr(self.model, "backbone", None)
-            if backbone is not None and hasattr(model, "forward_head"):
+            backbone, forward_head = getattr(self.model, "backbone", None), getattr(self.model, "forward_head", None)
+            if backbone is not None and forward_head is not None:
                 with self._autocast():
                     stages = backbone(windows)
-                logits = _logits(model.forward_head([s.float() for s in stages]))
+                logits = _logits(forward_head([s.float() for s in stages]))
             else:
                 with self._autocast():
-                    logits = _logits(model(windows))
+                    logits = _logits(self.model(windows))
             return logits.float().softmax(dim=-1).cpu()
 
     @classmethod
     def from_checkpoint(
         cls, path: str | os.PathLike, *, device: str | torch.device = "cpu", precision: Precision = "fp32",
-        **kwargs: object,
+        **kwargs: Any,
     ) -> TorchBackend:  # fmt: skip
         """Rebuild the checkpoint's model ([`load_model`][lifting_dfer.loading.load_model]) with its frames, size,
         classes and training sampling."""
