@@ -111,7 +111,8 @@ def _modified_files() -> list[str] | None:
     status = _git("status", "--porcelain", "--untracked-files=no")
     if status is None:
         return None
-    paths = [line[3:].split(" -> ")[-1] for line in status.splitlines() if line.strip()]
+    # "XY path" lines; _git strips the output, which takes the first line's leading space (" M path" -> "M path")
+    paths = [line[2:].strip().split(" -> ")[-1] for line in status.splitlines() if line.strip()]
     return sorted(p for p in paths if not p.startswith(("benchmarks/results/", "docs/")))
 
 
@@ -194,10 +195,16 @@ class Timing:
 
     times: list[float]
     round_medians: list[float]
+    round_means: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.times)
+
+    @property
+    def mean(self) -> float:
+        """The expected time of one run: what a loop of many runs (an epoch) takes per run."""
+        return statistics.fmean(self.times)
 
     @property
     def iqr(self) -> float:
@@ -245,6 +252,7 @@ def measure(
         timers[name] = Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads(), label=name, timer=timer)
     times: dict[str, list[float]] = {name: [] for name in candidates}
     medians: dict[str, list[float]] = {name: [] for name in candidates}
+    means: dict[str, list[float]] = {name: [] for name in candidates}
     names = list(candidates)
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
@@ -252,7 +260,8 @@ def measure(
             m = timer.timeit(1) if single[name] >= min_run_time else timer.blocked_autorange(min_run_time=min_run_time)
             times[name].extend(m.times)
             medians[name].append(m.median)
-    return {name: Timing(times[name], medians[name]) for name in names}
+            means[name].append(statistics.fmean(m.times))
+    return {name: Timing(times[name], medians[name], means[name]) for name in names}
 
 
 def saved_bytes(fn: Callable[[], object], exclude: Sequence[Tensor] = ()) -> int:

@@ -251,9 +251,16 @@ def authors_speedup(r: Mapping[str, dict]) -> str:
         rounds = cases[b]["modes"]["fwd+bwd"]["speedup_rounds"]
         return f"{min(rounds):.2f}-{max(rounds):.2f}x"
 
+    def medians(b: int) -> str:
+        entry = cases[b]["modes"]["fwd+bwd"]
+        return f"{entry.get('speedup_median', entry['speedup']):.2f}x"
+
+    statistic = "mean" if cases[2]["modes"]["fwd+bwd"].get("speedup_statistic") == "mean" else "median"
     return (
         f"forward+backward **{ratio(16, 'fwd+bwd')}** at `b = 16` and **{ratio(2, 'fwd+bwd')}** at `b = 2` "
-        f"(forward alone {ratio(16, 'fwd')} and {ratio(2, 'fwd')}; per round {spread(16)} and {spread(2)}), the "
+        f"({statistic} step times; per round {spread(16)} and {spread(2)}"
+        + (f"; by median times {medians(16)} and {medians(2)}" if statistic == "mean" else "")
+        + f"; forward alone {ratio(16, 'fwd')} and {ratio(2, 'fwd')}), the "
         f"logits of both sides within {worst:.1e} (fp32) in eval and in training mode ({_machine(rec)}, load "
         f"average {min(rec['env']['load_average']):.0f} to {max(rec['env']['load_average']):.0f})"
     )

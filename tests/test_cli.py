@@ -130,6 +130,13 @@ def test_predict_resamples_fps_and_writes_csv_only(files, tmp_path):
     assert float(rows[1]["start_time"]) == pytest.approx(0.4)
 
 
+def test_a_video_of_one_window_is_counted_in_the_singular(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ("predict", files / "face.mp4", "--checkpoint", files / "ifdd.pt", "--output-dir", out, "--no-plot")
+    assert run(*argv, "--fps", "5", "--format", "csv", "--device", "cpu") == 0  # 1.6 s at 5 fps: 8 frames
+    assert "8 frames at 5.00 fps, 1 window of 8 frames;" in capsys.readouterr().out
+
+
 def error_of(capsys, *argv) -> str:
     assert run(*argv) == 2
     captured = capsys.readouterr()

@@ -175,6 +175,15 @@ def test_read_dfew_split_skips_label_zero_and_keeps_line_numbers(tmp_path):
     assert [(r.clip, r.label, r.line) for r in rows] == [("00001", 4, 2), ("00010", 6, 5)]
 
 
+def test_read_dfew_split_reads_crlf_and_a_bom_and_names_a_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "set_1.csv"
+    path.write_bytes(b"\xef\xbb\xbfvideo_name,label\r\n1,5\r\n10,7\r\n")  # Excel's "CSV UTF-8"
+    assert [(r.clip, r.label, r.line) for r in read_dfew_split(path)] == [("00001", 4, 2), ("00010", 6, 3)]
+    path.write_bytes("video_name,label\n1,5\n".encode("utf-16"))  # Excel's "Unicode text"
+    with pytest.raises(ValueError, match=r"DFEW split file .*set_1.csv is not UTF-8 text \(byte 0"):
+        read_dfew_split(path)
+
+
 # ---------------------------------------------------------------- FERV39k layout
 FERV_CLIPS = [
     ("Action/Sad/0010", 9, "Sad"),

@@ -144,8 +144,8 @@ def test_torch_hub_entry_point_loads_a_saved_folder(tmp_path):
 @pytest.mark.parametrize(
     ("pattern", "names"),
     [
-        (None, ["baseline_2dcnn", "baseline_3dvit", "ifdd_2dcnn", "ifdd_3dvit"]),
-        ("ifdd*", ["ifdd_2dcnn", "ifdd_3dvit"]),
+        (None, ["baseline_2dcnn", "baseline_3dvit", "ifdd_2dcnn", "ifdd_3dvit", "ifdd_3dvit_authors"]),
+        ("ifdd*", ["ifdd_2dcnn", "ifdd_3dvit", "ifdd_3dvit_authors"]),
         ("*3dvit", ["baseline_3dvit", "ifdd_3dvit"]),
         ("ifdd_?dcnn", ["ifdd_2dcnn"]),
         ("IFDD*", []),  # case-sensitive, as the names are

@@ -155,3 +155,31 @@ def test_own_videos_prepare_then_finetune_the_demo_then_predict_with_their_label
     assert result["class_names"] == ["frown", "smile", "surprise"]
     assert set(result["windows"][0]["probabilities"]) == {"frown", "smile", "surprise"}
     assert result["sampling"]["fps"] == pytest.approx(5.0) and result["sampling"]["origin"] == "training"
+
+
+def test_init_starts_from_a_save_pretrained_folder_or_a_hub_id(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from lifting_dfer import save_pretrained
+    from lifting_dfer.backbones import WeightsUnavailableError
+
+    ckpt = load_checkpoint(demo_like_checkpoint(tmp_path / "demo.pt", seed=3))
+    folder = save_pretrained(tmp_path / "demo.pt", tmp_path / "folder")
+
+    def stand_in_hub(repo_id, filename, **kwargs):  # the Hub as hf_hub_download serves it, without the network
+        if repo_id != "owner/ifdd-demo":
+            raise ConnectionError("Failed to resolve 'huggingface.co'")
+        return str(folder / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", stand_in_hub)
+    for source in (folder, "owner/ifdd-demo", "hf-hub:owner/ifdd-demo"):
+        got = init_checkpoint(source)
+        assert got["arch"] == "ifdd_2dcnn" and got["class_names"] == list(DFEW_CLASSES)
+        assert got["state_dict"].keys() == ckpt["state_dict"].keys()
+        assert all(torch.equal(got["state_dict"][k], v) for k, v in ckpt["state_dict"].items())
+        preset = init_preset({"init": source, "model": "ifdd_3dvit", "num_frames": 16, "size": 224}, set())
+        assert (preset["model"], preset["num_frames"], preset["pretrained"]) == ("ifdd_2dcnn", 8, None)
+    with pytest.raises(WeightsUnavailableError, match="owner/elsewhere"):  # a download failure is not "no such kind"
+        init_checkpoint("owner/elsewhere")
+    with pytest.raises(FileNotFoundError, match="not a lifting_dfer checkpoint.*not a save_pretrained folder"):
+        init_checkpoint(tmp_path / "missing.pt")

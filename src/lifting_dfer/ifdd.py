@@ -119,7 +119,7 @@ class IFDD(nn.Module):
             dims = cast("Sequence[int]", backbone.feature_dims)  # the backbone contract, checked by last_stage_shape
             pyramid = PyramidAggregation(dims, dim, norm_layer=norm_layer)
         if issm is None:
-            split = "adaptive" if use_issm else "even_odd"
+            split: Literal["adaptive", "even_odd"] = "adaptive" if use_issm else "even_odd"
             issm = ISSM(dim, t, h, w, token_dim=token_dim, compress=compress, offset_range=offset_range, split=split)
         if ladm is None and use_ladm:
             ladm = LADM(dim, heads=heads, mlp_ratio=mlp_ratio, dropout=attention_dropout, order=order, mutual=mutual)

@@ -64,7 +64,7 @@ def interpolate_frames(x: Tensor, index: Tensor, dim: int = 2) -> Tensor:
     interp = (1 - weight) * at_lower + weight * at_upper  # M: (b, z, t)
 
     # The non-batch axes of x in memory order (outermost first): x.permute(0, *order) is contiguous when x is dense.
-    order = sorted(range(1, x.ndim), key=lambda d: -x.stride(d))
+    order = sorted(range(1, x.ndim), key=lambda d: -x.stride()[d])
     if not x.permute(0, *order).is_contiguous():
         order = list(range(1, x.ndim))  # another strided view: the reshape below copies it
     dense, time = x.permute(0, *order), order.index(dim) + 1

@@ -135,7 +135,7 @@ class ISSM(nn.Module):
         for name, value in sizes:
             if value is not None and value < 1:
                 raise ValueError(f"{name}: expected a positive size, got {value}")
-        if own_tokens and grid is None and min(pooled) < 1:
+        if own_tokens and grid is None and pooled is not None and min(pooled) < 1:
             raise ValueError(f"height, width: AvgPool2d_2 needs a spatial size >= 2, got {height}x{width}")
         if compress < 1 or dim % compress:
             raise ValueError(f"compress: expected a positive divisor of dim={dim}, got {compress}")
@@ -156,7 +156,7 @@ class ISSM(nn.Module):
         self.token_encoder = token_encoder
         if split == "even_odd":
             return
-        if own_tokens:
+        if own_tokens and pooled is not None:  # (pooled is the grid, or (h/2, w/2) checked above)
             # Eq. 1: per-frame pool and conv, then a linear map of the flattened (c, h, w) map to a d-wide token.
             self.pool = nn.AvgPool2d(2) if grid is None else nn.AdaptiveAvgPool2d(grid)
             self.conv = nn.Conv2d(dim, dim // compress, kernel_size=3, padding=1)

@@ -74,8 +74,8 @@ class LiftingAttention(nn.Module):
             query, context = self.norm_query(query), self.norm_context(context)
         q = self.to_q(query)
         k, v = self.to_kv(context).chunk(2, dim=-1)
-        heads = (rearrange(a, "b n (heads d) -> b heads n d", heads=self.heads) for a in (q, k, v))
-        out = F.scaled_dot_product_attention(*heads, dropout_p=self.dropout if self.training else 0.0)
+        qh, kh, vh = (rearrange(a, "b n (heads d) -> b heads n d", heads=self.heads) for a in (q, k, v))
+        out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=self.dropout if self.training else 0.0)
         out = rearrange(out, "b heads n d -> b n (heads d)")
         if self.value_residual:
             out = out + v
@@ -178,17 +178,16 @@ class LADM(nn.Module):
         self.num_frames, self.norm = num_frames, norm
         if norm == "stream":
             self.norm_static, self.norm_dynamic = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        step = {
-            "heads": heads,
-            "mlp_ratio": mlp_ratio,
-            "dropout": dropout,
-            "norm_layer": nn.LayerNorm if norm == "pre" else None,
-            "qkv_bias": qkv_bias,
-            "value_residual": value_residual,
-            "projection": projection,
-        }
-        self.update = LiftingAttention(dim, **step)
-        self.predict = LiftingAttention(dim, **step)
+
+        def step() -> LiftingAttention:
+            return LiftingAttention(
+                dim, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout,
+                norm_layer=nn.LayerNorm if norm == "pre" else None, qkv_bias=qkv_bias,
+                value_residual=value_residual, projection=projection,
+            )  # fmt: skip
+
+        self.update = step()
+        self.predict = step()
 
     def extra_repr(self) -> str:
         return (

@@ -99,7 +99,7 @@ class BlockPool(nn.Module):
         b, scale = tokens.shape[0], 1 / (1 - self.drop_path)
         keep_attention, keep_mlp = self._keep(tokens), self._keep(tokens)  # None: every sample (eval mode)
         live = None if keep_mlp is None or keep_mlp.all() else keep_mlp.nonzero().flatten()
-        if live is not None:  # a dropped MLP output makes the sample's result 0: leave it out
+        if live is not None and keep_attention is not None:  # a dropped MLP output zeroes the sample: leave it out
             tokens, keep_attention = tokens.index_select(0, live), keep_attention[live]
         if keep_attention is None:
             u = tokens + self._attend(tokens)

@@ -84,10 +84,12 @@ def ifdd_3dvit_authors(
         image_size=size,
         dropout=dropout,
         pyramid=PyramidAggregation(backbone.feature_dims, dim, norm_layer=None, bias=False),
-        **parts,
+        issm=parts["issm"],
+        ladm=parts["ladm"],
+        pool=parts["pool"],
     )
     _authors_init(model)
-    model.normalization = UNIT
+    model.normalization = UNIT  # type: ignore[assignment]  # a plain attribute; torch's stub types tensors, modules
     return model
 
 

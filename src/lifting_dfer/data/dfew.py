@@ -20,6 +20,7 @@ starts with data.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import re
@@ -78,49 +79,55 @@ def parse_dfew_split(path: str | os.PathLike) -> SplitRows:
     errors: list[Issue] = []
     columns: tuple[int, int] | None = None
     skipped = 0
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for number, row in enumerate(csv.reader(f), start=1):
-            fields = [x.strip() for x in row]
-            if not any(fields):
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"DFEW split file {path} is not UTF-8 text (byte {err.start}: {err.reason}); the official split files are "
+            "plain ASCII: save it again as CSV (UTF-8)"
+        ) from None
+    for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        fields = [x.strip() for x in row]
+        if not any(fields):
+            continue
+        if columns is None:  # the first row: a header naming the columns, or data in the official order
+            columns = _header_columns(fields)
+            if columns is not None:
                 continue
-            if columns is None:  # the first row: a header naming the columns, or data in the official order
-                columns = _header_columns(fields)
-                if columns is not None:
-                    continue
-                columns = (0, 1)
-                if not (len(fields) >= 2 and fields[0].isdigit() and fields[1].lstrip("-").isdigit()):
-                    errors.append(
-                        Issue(
-                            "malformed row",
-                            f"{path}:{number}: expected a header naming the columns "
-                            f"video_name and label (in any order) or a first row of data such as '1,5', "
-                            f"got {row!r}",
-                        )
-                    )
-                    break
-            if len(fields) <= max(columns):
-                errors.append(Issue("malformed row", f"{path}:{number}: expected 'video_name,label', got {row!r}"))
-                continue
-            name, label = fields[columns[0]], fields[columns[1]]
-            if not (name.isdigit() and label.lstrip("-").isdigit()):
-                errors.append(
-                    Issue("malformed row", f"{path}:{number}: expected an integer clip number and label, got {row!r}")
-                )
-                continue
-            y = int(label)
-            if y == 0:
-                skipped += 1
-                continue
-            if not 1 <= y <= len(DFEW_CLASSES):
-                classes = ", ".join(f"{i + 1} {c}" for i, c in enumerate(DFEW_CLASSES))
+            columns = (0, 1)
+            if not (len(fields) >= 2 and fields[0].isdigit() and fields[1].lstrip("-").isdigit()):
                 errors.append(
                     Issue(
-                        "bad label",
-                        f"{path}:{number}: label {y} outside 1..{len(DFEW_CLASSES)} ({classes}), row {row!r}",
+                        "malformed row",
+                        f"{path}:{number}: expected a header naming the columns "
+                        f"video_name and label (in any order) or a first row of data such as '1,5', "
+                        f"got {row!r}",
                     )
                 )
-                continue
-            rows.append(AnnotationRow(f"{int(name):05d}", y - 1, number))
+                break
+        if len(fields) <= max(columns):
+            errors.append(Issue("malformed row", f"{path}:{number}: expected 'video_name,label', got {row!r}"))
+            continue
+        name, label = fields[columns[0]], fields[columns[1]]
+        if not (name.isdigit() and label.lstrip("-").isdigit()):
+            errors.append(
+                Issue("malformed row", f"{path}:{number}: expected an integer clip number and label, got {row!r}")
+            )
+            continue
+        y = int(label)
+        if y == 0:
+            skipped += 1
+            continue
+        if not 1 <= y <= len(DFEW_CLASSES):
+            classes = ", ".join(f"{i + 1} {c}" for i, c in enumerate(DFEW_CLASSES))
+            errors.append(
+                Issue(
+                    "bad label",
+                    f"{path}:{number}: label {y} outside 1..{len(DFEW_CLASSES)} ({classes}), row {row!r}",
+                )
+            )
+            continue
+        rows.append(AnnotationRow(f"{int(name):05d}", y - 1, number))
     if skipped:
         logger.info("%s: skipped %d rows with label 0 (not single-labelled)", path, skipped)
     return SplitRows.build(rows, errors, path, DFEW_CLASSES, f"DFEW split file {path} lists no labelled clips")

@@ -366,9 +366,10 @@ def _model_arguments(g: argparse._ArgumentGroup, d: TrainConfig) -> None:
     g.add_argument(
         "--init",
         default=None,
-        metavar="CKPT",
-        help="fine-tune: start from every weight of this lifting_dfer checkpoint but a classifier whose class count "
-        "differs; --model, --model-arg, --num-frames and --size default to the checkpoint's, no backbone download",
+        metavar="SOURCE",
+        help="fine-tune: start from every weight of this model but a classifier whose class count differs: a "
+        "lifting_dfer checkpoint, a checkpoint of the authors' code, a save_pretrained folder or a Hub repository "
+        "id; --model, --model-arg, --num-frames and --size default to its, no backbone download",
     )
     g.add_argument(
         "--freeze",

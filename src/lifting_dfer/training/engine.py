@@ -342,7 +342,7 @@ def evaluate(
     view_logits = []
     for j in range(views):
         if views > 1:
-            view = copy.copy(dataset)
+            view: Any = copy.copy(dataset)  # a ClipDataset: offset is where its test clips sample in a segment
             view.offset = (2 * j + 1) / (2 * views)
             loader = shard_loader(view, batch_size=batch_size, device=device, ctx=ctx, num_workers=num_workers)
         elif loader is None:
@@ -356,8 +356,9 @@ def evaluate(
             logits = output.logits if hasattr(output, "logits") else output
             logits_parts.append(logits.float().cpu())
             label_parts.append(labels.cpu())
-        view_logits.append(torch.cat(logits_parts) if logits_parts else None)
-    logits_parts = [torch.stack(view_logits).mean(0)] if view_logits[0] is not None else []
+        if logits_parts:
+            view_logits.append(torch.cat(logits_parts))
+    logits_parts = [torch.stack(view_logits).mean(0)] if view_logits else []
     model.train(was_training)
     k = len(class_names)
     logits = torch.cat(logits_parts) if logits_parts else torch.zeros(0, k)

@@ -1,7 +1,8 @@
 """Fine-tuning: start a run from another model's weights (``--init``) and keep parts of it fixed (``--freeze``).
 
 ``--init SOURCE`` ([`init_checkpoint`][lifting_dfer.training.finetune.init_checkpoint]) names the model to start
-from. Unless given on the command line, the run takes its architecture from it (``--model``, ``--model-arg``,
+from: a lifting_dfer checkpoint, a checkpoint of the authors' code, a ``save_pretrained`` folder or a Hub
+repository id. Unless given on the command line, the run takes its architecture from it (``--model``, ``--model-arg``,
 ``--num-frames``, ``--size``; [`init_preset`][lifting_dfer.training.finetune.init_preset]) and downloads no backbone
 weights. [`init_weights`][lifting_dfer.training.finetune.init_weights] then loads every weight except a classifier
 whose class count differs from the new dataset's: the tensors whose first axis is the class count there and here
@@ -67,20 +68,73 @@ def _readable_without_format(path: Path) -> bool:
     return isinstance(content, Mapping) and "format" not in content
 
 
+def _authors_checkpoint(source: str) -> dict[str, Any]:
+    """A checkpoint of the authors' released code (``{'epoch', 'model', 'opt', 'ema'}``), as ``ifdd_3dvit_authors``."""
+    import torch
+
+    from ..authors import load_authors_checkpoint
+    from ..data import DFEW_CLASSES, MAFW_CLASSES
+    from ..normalization import UNIT
+
+    path = Path(source)
+    if not path.is_file():
+        raise _NotThisKind(f"no file {path}" if not path.is_dir() else f"{path} is a folder")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # the lifting_dfer loader, tried first, has said why the file is unreadable
+        raise _NotThisKind("not a readable PyTorch file of tensors") from None
+    state = content.get("model", content) if isinstance(content, Mapping) else None
+    if not isinstance(state, Mapping) or not any(
+        k in state for k in ("head.head.1.weight", "module.head.head.1.weight")
+    ):
+        raise _NotThisKind("no 'model' state dict with their classifier 'head.head.1.weight'")
+    model, info = load_authors_checkpoint(path)
+    names = {7: DFEW_CLASSES, 11: MAFW_CLASSES}.get(info.num_classes)
+    if names is None:
+        raise ValueError(
+            f"--init {source}: the authors' checkpoint has {info.num_classes} classes, neither DFEW's 7 nor MAFW's "
+            "11; convert it with lifting_dfer.convert_authors_checkpoint(..., class_names=[...]) and start from that"
+        )
+    return {
+        "arch": "ifdd_3dvit_authors",
+        "arch_kwargs": info.arch_kwargs,
+        "class_names": list(names),
+        "normalization": UNIT.to_dict(),
+        "state_dict": {k: v.float() for k, v in model.state_dict().items()},
+    }
+
+
+def _pretrained(source: str) -> dict[str, Any]:
+    """A folder written by ``save_pretrained`` or a Hugging Face Hub repository (``owner/name``, ``hf-hub:...``)."""
+    from ..pretrained import is_pretrained_source, load_pretrained
+
+    if not is_pretrained_source(source):
+        raise _NotThisKind("neither a folder nor a Hub repository id (owner/name)")
+    model, config = load_pretrained(source)
+    return {**config, "state_dict": model.state_dict()}
+
+
 # The kinds of model --init reads, tried in order; each returns a checkpoint dict in lifting_dfer's format (``arch``,
 # ``arch_kwargs``, ``class_names``, ``state_dict``) or raises _NotThisKind saying why the source is not of its kind.
 INIT_LOADERS: list[tuple[str, Callable[[str], dict[str, Any]]]] = [
     ("a lifting_dfer checkpoint", _lifting_dfer_checkpoint),
+    ("a checkpoint of the authors' code", _authors_checkpoint),
+    ("a save_pretrained folder or Hub repository", _pretrained),
 ]
 
 
 def init_checkpoint(source: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint ``--init SOURCE`` names, in lifting_dfer's checkpoint format.
 
-    Each kind in ``INIT_LOADERS`` is tried in order (today: a lifting_dfer checkpoint file).
+    Each kind in ``INIT_LOADERS`` is tried in order: a lifting_dfer checkpoint file (``best.pt``), a checkpoint of
+    the authors' released code (read by [`load_authors_checkpoint`][lifting_dfer.load_authors_checkpoint], as
+    ``ifdd_3dvit_authors`` with DFEW's or MAFW's class names and RGB in ``[0, 1]``), a folder written by
+    [`save_pretrained`][lifting_dfer.save_pretrained] or a Hub repository id
+    ([`from_pretrained`][lifting_dfer.from_pretrained]; downloaded into huggingface_hub's cache).
 
     Raises:
-        FileNotFoundError: no such file (or, once other kinds exist, nothing of any kind by that name).
+        FileNotFoundError: nothing of any kind by that name (a Hub repository that cannot be downloaded raises
+            [`WeightsUnavailableError`][lifting_dfer.backbones.WeightsUnavailableError], naming the file and URL).
         ValueError: no kind reads the file (the message says why for each), or a source of a known kind is damaged
             (e.g. a truncated checkpoint).
     """

@@ -216,7 +216,9 @@ class AuthorsSchedule:
         if steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch: expected >= 1, got {steps_per_epoch}")
         self.optimizer, self.steps_per_epoch = optimizer, steps_per_epoch
-        self.settings = {"lr": lr, "batch_size": batch_size, "epochs": epochs, "warmup_epochs": warmup_epochs}
+        self.settings: dict[str, Any] = {
+            "lr": lr, "batch_size": batch_size, "epochs": epochs, "warmup_epochs": warmup_epochs,
+        }  # fmt: skip
         self.last_step = 0
         self._apply()
 
@@ -265,7 +267,7 @@ def clip_transform(cfg: Any, *, train: bool, normalization: Normalization) -> An
     in the model's ``normalization``."""
     from ..data.transforms import ClipTransform
 
-    output = "uint8" if cfg.data_output == "uint8" else "float"
+    output: Literal["float", "uint8"] = "uint8" if cfg.data_output == "uint8" else "float"
     if cfg.augment == "authors":
         return AuthorsAugment(cfg.size, train=train, normalization=normalization, output=output)
     return ClipTransform(cfg.size, train=train, mean=normalization.mean, std=normalization.std, output=output)

@@ -28,7 +28,7 @@ import random
 from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ from .engine import (
 )
 from .history import MetricWriter
 from .loaders import EpochLoader, shard_loader
-from .recipes import ClipMixup, make_mix, make_scheduler, selection_score
+from .recipes import AuthorsSchedule, ClipMixup, make_mix, make_scheduler, selection_score
 from .schedule import WarmupCosine
 
 __all__ = ["FitResult", "fit", "get_rng_state", "set_rng_state", "steps_per_epoch"]
@@ -195,7 +195,7 @@ class _Parts:
 
     raw: nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: WarmupCosine
+    scheduler: WarmupCosine | AuthorsSchedule
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
     lift_loss: LiftLoss | None
@@ -336,7 +336,8 @@ def _set_up(
     )
     amp_dtype = autocast_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    lift_loss = LiftLoss(weight=cfg.lift_weight, reduction=cfg.lift_reduction) if cfg.lift_weight > 0 else None
+    reduction = cast("Literal['mean', 'batch_sum']", cfg.lift_reduction)  # one of config's choices
+    lift_loss = LiftLoss(weight=cfg.lift_weight, reduction=reduction) if cfg.lift_weight > 0 else None
     batches = EpochLoader(
         train_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers, device=device, seed=cfg.seed
     )

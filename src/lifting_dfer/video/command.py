@@ -144,8 +144,9 @@ def run_predict(args: argparse.Namespace) -> int:
         written = write_outputs(result, out_dir, stem, table_format=args.format, plot=not args.no_plot)
         rows.append(_summary_row(video, result, None))
         counts, duration = result["face_detection"], result["num_frames"] / result["fps"]
+        windows = len(result["windows"])
         print(
-            f"{video.name}: {result['num_frames']} frames at {result['fps']:.2f} fps, {len(result['windows'])} windows "
+            f"{video.name}: {result['num_frames']} frames at {result['fps']:.2f} fps, {windows} window{'s' * (windows != 1)} "
             f"of {info.num_frames} frames; face found on {counts['frames_with_face']} frames; "
             f"{result['seconds']:.1f} s ({duration / result['seconds']:.2f}x real time, {info.precision})"
         )
