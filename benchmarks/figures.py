@@ -266,8 +266,33 @@ def authors_speedup(r: Mapping[str, dict]) -> str:
     )
 
 
+# --- prepare with 1 and 2 workers (benchmarks/results/prepare.json, python -m benchmarks.prepare) -----------------
+
+
+def prepare_workers(r: Mapping[str, dict]) -> str:
+    if "prepare.json" not in r:
+        return _block("No recorded run yet: `python -m benchmarks.prepare --json benchmarks/results/prepare.json`.")
+    rec = r["prepare.json"]
+    env, rows = rec["environment"], rec["results"]
+    lines = [
+        "| workers | clips/s (median of the rounds) | speed-up | CPU time for the clips (median) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        cpu = sorted(run["cpu_seconds"] for run in row["runs"])[len(row["runs"]) // 2]
+        lines.append(f"| {row['workers']} | {row['clips_per_second']:.2f} | {row['speedup']:.2f}x | {cpu:.1f} s |")
+    load = rec["load_average"]
+    note = (
+        f"{rows[0]['clips']} clips, {len(rows[0]['runs'])} rounds with the worker counts interleaved; "
+        f"{env['device_name']}, {env['cpu_count']} cores, load average {min(load):.1f} to {max(load):.1f} "
+        "after the run (`benchmarks/results/prepare.json`)."
+    )
+    return _block("\n".join(lines) + "\n\n" + note)
+
+
 FIGURES: dict[str, Callable[[Mapping[str, dict]], str]] = {
     "authors-speedup": authors_speedup,
+    "prepare-workers": prepare_workers,
     "demo-result": demo_result,
     "demo-output": demo_output,
     "demo-run-time": demo_run_time,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import SCHEMA, environment, write_json
+from benchmarks.common import SCHEMA, environment, portable_path, write_json
 from lifting_dfer.data import make_face_videos, prepare_videos
 
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average {' '.join(f'{x:.1f}' for x in load)} on {os.cpu_count()} CPUs ({src})")
     if args.json:
         record = {"schema": SCHEMA, "benchmark": "prepare", "environment": environment(torch.device("cpu")),
-                  "videos": str(src), "load_average": load, "results": rows}  # fmt: skip
+                  "videos": portable_path(src), "load_average": load, "results": rows}  # fmt: skip
         write_json(record, Path(args.json))
         print(f"wrote {args.json}")
     return 0
