@@ -390,8 +390,8 @@ WHY_NOT = {
     "overhead; the paper's 2DCNN head must be lighter than it describes ([Models](models.md), the differences one "
     "by one)",
     "uint8 training item": "reading the 16 files takes most of the allowance (the `read+decode_jpeg` row) and "
-    "resizing the random crop back to the output size the rest (the `uint8-eval` row, whose centre crop of these "
-    "frames needs no resize, meets it); the bilinear resize of 16 uint8 frames costs the same in torch and in "
+    "resizing the random crop back to the output size costs more than the rest (compare the `uint8-eval` row: "
+    "the centre crop of these frames needs no resize); the bilinear resize of 16 uint8 frames costs the same in torch and in "
     'OpenCV, so only moving it off the workers would meet the goal: `output="jpeg"` leaves them the file reads '
     "alone (the `jpeg-train` row)",
     "peak resident memory": "importing torch, OpenCV and PyAV alone takes most of it (the import floor below), so "
