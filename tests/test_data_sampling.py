@@ -1,4 +1,4 @@
-"""Uniform temporal sampling (lifting_dfer.data.sampling) against a plain fraction-based reference."""
+"""Uniform temporal sampling (lifting_dfer.temporal_sampling, exported as lifting_dfer.data.uniform_indices) against a plain fraction-based reference."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ normalise on the device) and exposes ``class_names``, ``labels`` and ``samples``
 docs/datasets.md and docs/own-videos.md.
 """
 
+from ..temporal_sampling import uniform_indices
 from ._io import AnnotationRow, Issue, SplitRows
 from .check import DataReport, check_dataset, check_folder, dataset_layout
 from .clips import ClipDataset, check_num_classes
@@ -36,7 +37,6 @@ from .mafw import (
 )
 from .prepare import prepare_videos
 from .sampler import balanced_sampler, class_balanced_weights, class_counts
-from .sampling import uniform_indices
 from .splits import stratified_split, train_val_split
 from .synthetic import SYNTHETIC_DYNAMICS, make_synthetic_dfew, synthetic_clip
 from .synthetic_videos import make_face_videos

@@ -33,9 +33,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..temporal_sampling import uniform_indices
 from .device_transform import JpegClip
 from .frames import list_frames, read_clip, read_jpeg_bytes
-from .sampling import uniform_indices
 from .transforms import ClipTransform
 
 __all__ = ["ClipDataset", "check_num_classes"]

@@ -1,7 +1,7 @@
 """The frame rate a model was trained at, recorded in its checkpoint, so that ``predict`` windows match it.
 
 Training samples ``T0`` frames uniformly over a whole clip
-([`uniform_indices`][lifting_dfer.data.sampling.uniform_indices]): a window of ``T0`` frames the model has seen spans a
+([`uniform_indices`][lifting_dfer.data.uniform_indices]): a window of ``T0`` frames the model has seen spans a
 whole clip, i.e. it was sampled at ``T0 / clip seconds`` frames per second. Running the model on ``T0`` *consecutive*
 frames of a 30 fps video instead shows it about a sixth of that time span, faster motion than it learnt. Checkpoints
 therefore store a ``sampling`` record ([`training_sampling`][lifting_dfer.video.training_sampling]), and ``predict``

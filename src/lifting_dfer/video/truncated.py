@@ -14,7 +14,7 @@ import os
 import warnings
 from collections.abc import Callable
 
-from ..data.sampling import uniform_indices
+from ..temporal_sampling import uniform_indices
 from .decode import Frame, VideoStream
 
 __all__ = ["decoded_window"]
