@@ -103,3 +103,10 @@ def test_indices_are_sorted_in_range_and_t_long(n, t, seed, random):
     assert idx[0] >= 0 and idx[-1] < n
     if n >= t:
         assert len(set(idx)) == t, "long clips never repeat a frame"
+
+
+def test_the_old_import_path_gives_the_same_function():
+    from lifting_dfer import temporal_sampling
+    from lifting_dfer.data import sampling
+
+    assert sampling.uniform_indices is temporal_sampling.uniform_indices is uniform_indices
