@@ -368,3 +368,14 @@ def test_predict_command_takes_a_folder(saved, tmp_path, encode_video):
     assert status == 0
     result = json.loads((tmp_path / "out" / "v.json").read_text())
     assert result["class_names"] == NAMES and result["windows"]
+
+
+def test_saved_files_get_the_permissions_of_plainly_created_ones(saved):
+    """Before: mkstemp's 0600 stayed on model.safetensors and config.json, hiding them from other users."""
+    import os
+
+    _, folder = saved
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        assert (folder / name).stat().st_mode & 0o777 == 0o666 & ~umask, name

@@ -34,13 +34,14 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from ._atomic import write_atomically
 from ._version import __version__
 from .backbones.hub import WeightsUnavailableError
 from .checkpoint import load_checkpoint, load_model_state, unwrap_model
@@ -178,18 +179,6 @@ def _checked(config: dict[str, Any], source: str) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, write: Callable[[str], object]) -> None:
-    """``write(temporary path)``, then rename onto ``path``: the folder never holds a half-written file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_pretrained(
     model_or_checkpoint: nn.Module | Mapping[str, Any] | str | os.PathLike[str],
     save_directory: str | os.PathLike[str],
@@ -247,10 +236,10 @@ def save_pretrained(
     tensors = {key: value.detach().to("cpu", copy=True).contiguous() for key, value in state.items()}
     folder = Path(save_directory)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(
+    write_atomically(
         folder / WEIGHTS_NAME, lambda tmp: safetensors.torch.save_file(tensors, tmp, metadata={"format": "pt"})
     )
-    _write_atomic(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+    write_atomically(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
     return folder
 
 

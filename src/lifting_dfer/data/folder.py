@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from .._atomic import atomic_write_text
 from ._io import Issue
 from .clips import ClipDataset
 from .splits import train_val_split
@@ -175,22 +176,7 @@ def write_manifest(root: str | os.PathLike, rows: Sequence[ManifestRow]) -> Path
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(MANIFEST_COLUMNS)
     writer.writerows(row.to_fields() for row in sorted(rows, key=lambda r: r.clip))
-    return write_atomic(Path(root) / MANIFEST, buffer.getvalue())
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(Path(root) / MANIFEST, buffer.getvalue())
 
 
 def folder_classes(rows: Sequence[ManifestRow]) -> tuple[str, ...]:

@@ -40,8 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from .._atomic import atomic_write_text
 from .._optional import optional_import
-from .folder import CLIPS, MANIFEST, SPLITS, ManifestRow, folder_classes, parse_manifest, write_atomic, write_manifest
+from .folder import CLIPS, MANIFEST, SPLITS, ManifestRow, folder_classes, parse_manifest, write_manifest
 from .sources import Source, assign_splits, drop_copies, list_sources
 
 __all__ = ["PREPARE_RECORD", "ClipResult", "ClipTask", "PrepareReport", "main", "prepare_clip", "prepare_videos"]
@@ -445,7 +446,7 @@ def _open_destination(dst: Path, settings: dict[str, Any]) -> dict[str, Manifest
             rows = {row.clip: row for row in listed if (dst / CLIPS / row.clip).is_dir()}
     dst.mkdir(parents=True, exist_ok=True)
     if not (dst / PREPARE_RECORD).exists():
-        write_atomic(dst / PREPARE_RECORD, json.dumps(settings, indent=1) + "\n")
+        atomic_write_text(dst / PREPARE_RECORD, json.dumps(settings, indent=1) + "\n")
     for stale in (dst / CLIPS).glob("*/.*.partial"):  # left by a run that was killed
         shutil.rmtree(stale, ignore_errors=True)
     for clip, row in _finished(dst).items():

@@ -24,15 +24,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import Tensor, nn
 
+from .._atomic import write_atomically
 from .._optional import optional_import
 
 if TYPE_CHECKING:
@@ -99,24 +99,6 @@ def _quiet_onnxscript() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
-
-
-def _write_atomically(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """``write(tmp)`` to a temporary file next to ``path``, then ``os.replace`` it onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from a server running as another user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _slice_scatter_by_concat(self: Any, src: Any, dim: int = 0, start: Any = None, end: Any = None, step: Any = 1):
@@ -207,7 +189,7 @@ def export_onnx(
         )
     if program is None:  # only the legacy exporter (dynamo=False) returns nothing
         raise RuntimeError("torch.onnx.export returned no ONNX program")
-    return _write_atomically(path, lambda tmp: program.save(tmp, external_data=False))
+    return write_atomically(path, lambda tmp: program.save(tmp, external_data=False))
 
 
 def export_torchscript(module: nn.Module, args: tuple, path: str | os.PathLike) -> Path:
@@ -228,4 +210,4 @@ def export_torchscript(module: nn.Module, args: tuple, path: str | os.PathLike) 
     with _eval(module), torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the shape checks: module docstring
         traced = torch.jit.trace(module, args, check_trace=False)
-    return _write_atomically(path, lambda tmp: torch.jit.save(traced, tmp))
+    return write_atomically(path, lambda tmp: torch.jit.save(traced, tmp))
