@@ -6,23 +6,28 @@ clip's item decodes exactly its 16 files), then measures:
 1. ``per_core``: one thread pinned to one CPU (``--cpu``), candidates timed interleaved
    (``benchmarks/common.measure``) on the same 16 frames, by the process's CPU time (``--clock cpu``, the
    default: what a core of its own would spend, with the time other jobs take on a shared core left out; on an
-   idle machine it equals the wall time) or the wall clock (``--clock wall``):
+   idle machine it equals the wall time) or the wall clock (``--clock wall``), with the C allocator set as in
+   the DataLoader workers that run these items (``--allocator workers``, the default:
+   ``lifting_dfer.data.reuse_freed_memory``) or left at glibc's defaults (``--allocator default``):
 
-   - ``decode_jpeg``: ``torchvision.io.decode_jpeg`` of the 16 files' bytes, already in memory: the floor;
+   - ``decode_jpeg``: ``torchvision.io.decode_jpeg`` of the 16 files' bytes, already in memory, one call per
+     frame: the floor; ``decode_jpeg-batched``: one call for the list of 16 (as ``read_frames`` decodes);
    - ``read+decode_jpeg``: the same, reading the files; ``pil``: Pillow's decoding, for comparison;
    - ``DFEW(..., train=True|False, output=...)[i]`` for ``output`` ``float``, ``uint8`` and ``jpeg`` (the
      workers' share of the device-decoding path: reading the files, drawing the crop and flip), and
-     ``float-before``: the float path as it was before ``output="uint8"`` (the same file reading and decoding,
-     the frames stacked in ``(t, 3, h, w)`` order and the earlier ``ClipTransform``: ``before_item`` and
-     ``BeforeTransform`` here).
+     ``float-before``: the float path as it was before ``output="uint8"`` (its file reading and decoding, the
+     frames stacked in ``(t, 3, h, w)`` order and the earlier ``ClipTransform``: ``before_item``,
+     ``before_read_frame`` and ``BeforeTransform`` here).
      Each run reads the next epoch's draws (crop size, position, flip), so the figures average over crops.
 
-2. ``loader``: ``DataLoader`` clips/s with 1 and 2 worker processes (persistent, ``collate_clips``), for the
+2. ``allocator_effect``: minor page faults and CPU time per ``uint8`` training item in a fresh process (pinned like
+   ``per_core``), with glibc's defaults and with the workers' setting, 200 items each.
+3. ``loader``: ``DataLoader`` clips/s with 1 and 2 worker processes (persistent, ``collate_clips``), for the
    ``uint8`` and ``float`` items, passes over the whole training split timed interleaved; the ratio 2 / 1 worker.
-3. ``device_decode`` (with ``--decode-device``, e.g. ``cuda`` from ``benchmarks/gpu.sh``): batches of
+4. ``device_decode`` (with ``--decode-device``, e.g. ``cuda`` from ``benchmarks/gpu.sh``): batches of
    ``output="jpeg"`` items decoded by one ``decode_jpeg(..., device=...)`` call each, then cropped, flipped,
    resized and normalised there: clips/s, and the largest and mean difference from the CPU's ``uint8`` items;
-4. ``models``: forward multiply-accumulates per 16x224x224 clip of IFDD-2DCNN and IFDD-3DViT
+5. ``models``: forward multiply-accumulates per 16x224x224 clip of IFDD-2DCNN and IFDD-3DViT
    (``lifting_dfer.flops`` on the meta device), from which ``python -m benchmarks.make_docs`` projects how
    many cores like the one measured one H100 needs (a measured rate from ``gpu.json`` when it exists).
 
@@ -35,6 +40,7 @@ clip, moving a little from frame to frame, plus mild sensor noise; about 10 KB p
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -62,8 +68,8 @@ H100_BF16_MACS = 494.7e12
 ASSUMED_UTILISATION = 0.3
 #: Training costs about 3x the forward pass (forward, and a backward of about twice its cost).
 TRAIN_OVER_FORWARD = 3
-SETTINGS = ("clips", "distinct", "frames", "size", "quality", "cpu", "clock", "rounds", "min_run_time", "workers",
-            "batch", "loader_rounds", "decode_device")  # fmt: skip
+SETTINGS = ("clips", "distinct", "frames", "size", "quality", "cpu", "clock", "allocator", "rounds", "min_run_time",
+            "workers", "batch", "loader_rounds", "decode_device")  # fmt: skip
 FLOOR_RATIO_MAX = 1.5  # issue 21: a uint8 training item costs at most 1.5x decoding its frames
 WORKER_SCALING_MIN = 1.6  # issue 21: 2 DataLoader workers deliver at least 1.6x the clips/s of 1
 
@@ -208,15 +214,27 @@ class BeforeTransform:
 
 
 def before_item(dataset, index: int) -> tuple[Tensor, int]:
-    """``dataset[index]`` as ``ClipDataset`` read it before ``output="uint8"``: every sampled frame decoded, the
-    ``(3, h, w)`` frames stacked (a transposing copy of the decoder's pixel order), then ``dataset.transform``."""
-    from lifting_dfer.data import list_frames, read_frame, uniform_indices
+    """``dataset[index]`` as ``ClipDataset`` read it before ``output="uint8"``: every sampled frame read and
+    decoded as ``read_frame`` did then (``before_read_frame``), the ``(3, h, w)`` frames stacked (a transposing
+    copy of the decoder's pixel order), then ``dataset.transform``."""
+    from lifting_dfer.data import list_frames, uniform_indices
 
     generator = dataset._generator(index)
     frames = list_frames(dataset.samples[index])
     indices = uniform_indices(len(frames), dataset.num_frames, random=dataset.train, generator=generator)
-    decoded = {i: read_frame(frames[i]) for i in dict.fromkeys(indices)}
+    decoded = {i: before_read_frame(frames[i]) for i in dict.fromkeys(indices)}
     return dataset.transform(torch.stack([decoded[i] for i in indices]), generator), dataset.labels[index]
+
+
+def before_read_frame(path: Path) -> Tensor:
+    """``read_frame`` of commit 9894655 for a readable frame: two existence checks, ``read_file``,
+    ``decode_image``."""
+    from torchvision.io import ImageReadMode, decode_image, read_file
+
+    path_s = os.fspath(path)
+    if not os.path.isfile(path_s) or os.path.getsize(path_s) == 0:
+        raise FileNotFoundError(path_s)
+    return decode_image(read_file(path_s), mode=ImageReadMode.RGB)
 
 
 def _cycling(dataset, index: int, item: Callable = lambda dataset, index: dataset[index]) -> Callable[[], None]:
@@ -245,7 +263,7 @@ def per_core(root: Path, args: argparse.Namespace) -> list[dict]:
     from PIL import Image
     from torchvision.io import decode_jpeg, read_file
 
-    from lifting_dfer.data import DFEW, list_frames
+    from lifting_dfer.data import DFEW, list_frames, reuse_freed_memory
 
     files = list_frames(root / "Clip" / "clip_224x224_16f" / "00001")
     data = [read_file(str(f)) for f in files]
@@ -253,6 +271,9 @@ def per_core(root: Path, args: argparse.Namespace) -> list[dict]:
     def floor() -> None:
         for d in data:
             decode_jpeg(d)
+
+    def batched_floor() -> None:
+        decode_jpeg(data)
 
     def read_floor() -> None:
         for f in files:
@@ -263,7 +284,8 @@ def per_core(root: Path, args: argparse.Namespace) -> list[dict]:
             with Image.open(f) as im:
                 im.convert("RGB").load()
 
-    candidates: dict[str, Callable[[], None]] = {"decode_jpeg": floor, "read+decode_jpeg": read_floor, "pil": pil}
+    candidates: dict[str, Callable[[], None]] = {"decode_jpeg": floor, "decode_jpeg-batched": batched_floor,
+                                                 "read+decode_jpeg": read_floor, "pil": pil}  # fmt: skip
     for train in (True, False):
         mode = "train" if train else "eval"
         before = DFEW(root, fold=1, split="train", train=train, size=args.size, num_frames=args.frames, seed=0,
@@ -273,6 +295,8 @@ def per_core(root: Path, args: argparse.Namespace) -> list[dict]:
             ds = DFEW(root, fold=1, split="train", train=train, size=args.size, num_frames=args.frames, seed=0,
                       output=output)  # fmt: skip
             candidates[f"{output}-{mode}"] = _cycling(ds, 0)
+    if args.allocator == "workers":
+        reuse_freed_memory()  # as in the DataLoader workers that run these items
     previous = _pin(args.cpu)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     try:
@@ -292,18 +316,59 @@ def per_core(root: Path, args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+ALLOCATOR_SCRIPT = """
+import json, os, resource, sys, time
+import torch
+from lifting_dfer.data import DFEW, reuse_freed_memory
+torch.set_num_threads(1)
+root, size, frames, items, cpu, allocator = sys.argv[1], *map(int, sys.argv[2:6]), sys.argv[6]
+if allocator == "workers":
+    reuse_freed_memory()
+if cpu >= 0 and hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {cpu})
+ds = DFEW(root, fold=1, split="train", train=True, size=size, num_frames=frames, seed=0, output="uint8")
+for epoch in range(10):
+    ds.set_epoch(epoch)
+    ds[0]
+faults, cpu_s = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+for epoch in range(10, 10 + items):
+    ds.set_epoch(epoch)
+    ds[0]
+print(json.dumps({"allocator": allocator, "items": items,
+                  "faults_per_item": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / items,
+                  "cpu_ms_per_item": (time.process_time() - cpu_s) / items * 1e3}))
+"""
+
+
+def allocator_effect(root: Path, args: argparse.Namespace, items: int) -> list[dict]:
+    """Page faults and CPU time per ``uint8`` training item, in a fresh process with glibc's defaults and one with
+    the workers' setting (``reuse_freed_memory``), one after the other (``items`` items each, after 10)."""
+    import subprocess
+    import sys
+
+    rows = []
+    for allocator in ("default", "workers"):
+        argv = [str(root), str(args.size), str(args.frames), str(items), str(-1 if args.cpu is None else args.cpu),
+                allocator]  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", ALLOCATOR_SCRIPT, *argv], capture_output=True, text=True,
+                             check=True, cwd=ROOT)  # fmt: skip
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return rows
+
+
 def loader_throughput(root: Path, args: argparse.Namespace) -> list[dict]:
     """DataLoader clips/s per output and worker count; every pass reads the whole training split."""
     from torch.utils.data import DataLoader
 
-    from lifting_dfer.data import DFEW, collate_clips
+    from lifting_dfer.data import DFEW, collate_clips, init_worker
 
     loaders = {}
     for output in ("uint8", "float"):
         ds = DFEW(root, fold=1, split="train", size=args.size, num_frames=args.frames, seed=0, output=output)
         for workers in args.workers:
             loaders[(output, workers)] = DataLoader(ds, batch_size=args.batch, num_workers=workers,
-                                                    collate_fn=collate_clips, persistent_workers=True)  # fmt: skip
+                                                    collate_fn=collate_clips, persistent_workers=True,
+                                                    worker_init_fn=init_worker if args.allocator == "workers" else None)  # fmt: skip
     clips = len(ds)
     passes: dict[tuple[str, int], list[float]] = {key: [] for key in loaders}
     for loader in loaders.values():  # start the workers, warm the caches
@@ -385,6 +450,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=None, help="frames per clip (default 16; 4 tiny)")
     p.add_argument("--size", type=int, default=None, help="frame and output side (default 224; 32 tiny)")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality")
+    p.add_argument(
+        "--allocator",
+        choices=("workers", "default"),
+        default="workers",
+        help="glibc allocator settings: those of the DataLoader workers (lifting_dfer.data.init_worker), "
+        "or the defaults",
+    )
     p.add_argument("--cpu", type=int, default=0, help="CPU the per-core timings are pinned to (-1: not pinned)")
     p.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="clock of the per-core timings")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds of the per-core timings (default 3)")
@@ -439,6 +511,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         logger.info("per-core timings (1 thread%s)", f", CPU {args.cpu}" if args.cpu is not None else "")
         record["per_core"] = per_core(root, args)
         write_json(record, out)
+        logger.info("page faults per uint8 training item, by allocator setting")
+        record["allocator_effect"] = allocator_effect(root, args, items=20 if args.tiny else 200)
+        write_json(record, out)
         logger.info("DataLoader passes with %s workers", " and ".join(map(str, args.workers)))
         record["loader"] = loader_throughput(root, args)
         write_json(record, out)
@@ -478,6 +553,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     for r in record["per_core"]:
         print(f"{r['name']:22} {r['median_s'] * 1e3:8.2f} ms  {r['clips_per_s']:8.1f} clips/s  "
               f"{r['vs_decode']:5.2f}x decode_jpeg  {r['vs_read_decode']:5.2f}x read+decode")  # fmt: skip
+    for r in record["allocator_effect"]:
+        print(f"uint8 training item, allocator {r['allocator']:8}: {r['faults_per_item']:6.1f} page faults, "
+              f"{r['cpu_ms_per_item']:.2f} ms CPU")  # fmt: skip
     for r in record["loader"]:
         print(f"DataLoader {r['output']:5} {r['workers']} worker(s): {r['clips_per_s']:8.1f} clips/s")
     d = record.get("device_decode")

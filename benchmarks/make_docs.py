@@ -457,6 +457,7 @@ def _videos_paragraph(rec: dict) -> str:
 
 LOADER_LABELS = {
     "decode_jpeg": "`decode_jpeg` of the clip's frames (in memory): the floor",
+    "decode_jpeg-batched": "the same in one `decode_jpeg` call for the 16 frames",
     "read+decode_jpeg": "the same, reading the files",
     "pil": "Pillow decoding the files",
     "float-before": 'float item, before `output="uint8"`',
@@ -481,6 +482,10 @@ def _loader_sections(rec: dict, gpus: Sequence[dict]) -> list[str]:
     pinned = f" pinned to CPU {settings['cpu']}" if settings.get("cpu") is not None else ""
     if settings.get("clock", "wall") == "cpu":
         pinned += ", timed by its CPU time"
+    if settings.get("allocator") == "workers":
+        pinned += (
+            ", with the C allocator set as in the DataLoader workers ([`init_worker`][lifting_dfer.data.init_worker])"
+        )
     noise = ""
     if frames.get("noise_frame_bytes"):
         noise = f"; a frame of uniform noise is {frames['noise_frame_bytes'] / 1024:.1f} KB at the same quality"
@@ -497,6 +502,13 @@ def _loader_sections(rec: dict, gpus: Sequence[dict]) -> list[str]:
         rows.append([label, f"{r['median_s'] * 1e3:.2f}", f"{r['clips_per_s']:.0f}",
                      f"**{r['vs_decode']:.2f}x** ({min(spread):.2f}-{max(spread):.2f})", f"{r['vs_read_decode']:.2f}x"])  # fmt: skip
     out += _table(["one clip", "ms", "clips/s per core", "/ decode_jpeg (per round)", "/ read + decode_jpeg"], rows)
+    effect = {r["allocator"]: r for r in rec.get("allocator_effect", [])}
+    if {"default", "workers"} <= set(effect):
+        d, w = effect["default"], effect["workers"]
+        out += [f"The allocator setting, measured alone (a fresh process each, {d['items']} `uint8` training items "
+                f"after 10): with glibc's defaults an item takes **{d['faults_per_item']:.0f} page faults** and "
+                f"{d['cpu_ms_per_item']:.2f} ms of CPU; keeping freed buffers (`init_worker`), "
+                f"**{w['faults_per_item']:.0f}** and {w['cpu_ms_per_item']:.2f} ms.", ""]  # fmt: skip
     loader = rec.get("loader", [])
     if loader:
         one = {r["output"]: r["clips_per_s"] for r in loader if r["workers"] == 1}

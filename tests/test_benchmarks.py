@@ -245,13 +245,18 @@ def test_loader_benchmark_times_each_pipeline_against_the_decode_floor(tmp_path,
     from benchmarks import loader
 
     out = tmp_path / "loader.json"
-    record = loader.main(["--tiny", "--models", "ifdd_2dcnn", "--decode-device", "cpu", "--out", str(out)])
+    # --allocator default: the workers' setting (tested in test_data_allocator.py) would last in this process
+    argv = ["--tiny", "--models", "ifdd_2dcnn", "--decode-device", "cpu", "--allocator", "default", "--out", str(out)]
+    record = loader.main(argv)
     assert json.loads(out.read_text())["kind"] == "loader" and record["tiny"] is True
+    assert record["settings"]["allocator"] == "default"
     rows = {r["name"]: r for r in record["per_core"]}
     pipelines = {f"{o}-{m}" for o in ("float", "float-before", "uint8", "jpeg") for m in ("train", "eval")}
-    assert set(rows) == {"decode_jpeg", "read+decode_jpeg", "pil"} | pipelines
+    assert set(rows) == {"decode_jpeg", "decode_jpeg-batched", "read+decode_jpeg", "pil"} | pipelines
     assert rows["decode_jpeg"]["vs_decode"] == 1.0 and rows["read+decode_jpeg"]["vs_read_decode"] == 1.0
     assert all(r["median_s"] > 0 and r["clips_per_s"] == 1 / r["median_s"] for r in rows.values())
+    assert [r["allocator"] for r in record["allocator_effect"]] == ["default", "workers"]
+    assert all(r["items"] == 20 and r["cpu_ms_per_item"] > 0 for r in record["allocator_effect"])
     assert {(r["output"], r["workers"]) for r in record["loader"]} == {
         (o, w) for o in ("uint8", "float") for w in (1, 2)
     }
@@ -265,6 +270,7 @@ def test_loader_benchmark_times_each_pipeline_against_the_decode_floor(tmp_path,
     page = make_docs.render([{**record, "tiny": False, "_file": "loader.json"}])
     assert "## Training input: `python -m benchmarks.loader`" in page
     assert "Cores one H100 needs to keep training fed" in page and "(FLOP estimate)" in page
+    assert "page faults" in page
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])

@@ -171,3 +171,80 @@ def test_sixteen_bit_png_is_scaled_to_uint8(tmp_path):
     frame = read_frame(tmp_path / "g16.png")
     assert frame.dtype == torch.uint8 and frame.shape == (3, 5, 7)
     assert frame[0].tolist() == (grey >> 8).tolist()
+
+
+def write_jpeg_clip(folder, n, *, seed=0, h=24, w=20):
+    """n random JPEG frames; frame 1 grey (one channel), frame 2 of another size when n > 2."""
+    folder.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(seed)
+    paths = []
+    for k in range(n):
+        shape = (1 if k == 1 else 3, h + 8 if k == 2 else h, w)
+        p = folder / f"{k + 1}.jpg"
+        write_file(str(p), encode_jpeg(torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)))
+        paths.append(p)
+    return paths
+
+
+def test_jpeg_clip_is_decoded_in_one_call_with_read_frames_pixels(tmp_path, monkeypatch):
+    from lifting_dfer.data import read_frames
+
+    paths = write_jpeg_clip(tmp_path / "c", 4)
+    calls = []
+    decode = frames_module.decode_jpeg
+    monkeypatch.setattr(
+        frames_module, "decode_jpeg", lambda files, **kw: calls.append(len(files)) or decode(files, **kw)
+    )
+    out, skipped = read_frames(paths, [3, 0, 1, 1, 2])
+    assert calls == [4] and skipped == 0, "one call for the distinct files"
+    expected = [read_frame(paths[i]) for i in (3, 0, 1, 1)]
+    for got, want in zip(out, expected):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    assert out[2].shape == (3, 24, 20), "grey becomes RGB"
+    assert out[4].shape == (3, 24, 20), "a frame of another size is resized to the first sampled frame's"
+    stacked, _ = read_clip(paths, [3, 0, 1, 1, 2])
+    torch.testing.assert_close(stacked, torch.stack(out), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "missing", "png"])
+def test_a_bad_file_in_a_jpeg_clip_is_found_frame_by_frame(tmp_path, damage, caplog):
+    paths = write_jpeg_clip(tmp_path / "c", 4)
+    good = read_frame(paths[1])
+    if damage == "truncated":
+        paths[2].write_bytes(paths[2].read_bytes()[:200])
+    elif damage == "empty":
+        paths[2].write_bytes(b"")
+    elif damage == "missing":
+        paths[2].unlink()
+    else:
+        paths[2].write_bytes(encode_png(torch.zeros(3, 24, 20, dtype=torch.uint8)).numpy().tobytes())
+    error = FileNotFoundError if damage == "missing" else CorruptFrameError
+    if damage == "png":  # not an error: a PNG among JPEGs is decoded by decode_image
+        clip, skipped = read_clip(paths, [2])
+        assert skipped == 0 and clip.count_nonzero() == 0
+        return
+    with pytest.raises(error, match=r"c/3\.jpg"):
+        read_clip(paths, [0, 2])
+    with caplog.at_level(logging.WARNING, logger="lifting_dfer.data.frames"):
+        clip, skipped = read_clip(paths, [2], on_corrupt="skip")
+    assert skipped == 1 and "3.jpg" in caplog.text
+    torch.testing.assert_close(clip[0], good, rtol=0, atol=0)  # the earlier neighbour wins the tie
+
+
+def test_reading_a_folder_or_a_missing_file_names_it(tmp_path):
+    (tmp_path / "7.jpg").mkdir()
+    for name in ("7.jpg", "8.jpg", "7.jpg/x.jpg"):
+        with pytest.raises(FileNotFoundError, match="does not exist"):
+            read_frame(tmp_path / name)
+
+
+def test_frame_files_are_list_frames_as_strings(tmp_path):
+    from lifting_dfer.data import frame_files
+
+    write_clip(tmp_path / "c", 12)
+    (tmp_path / "c" / "notes.txt").write_text("x")
+    assert frame_files(tmp_path / "c") == [str(p) for p in list_frames(tmp_path / "c")]
+    with pytest.raises(FileNotFoundError, match="nope"):
+        frame_files(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="notes.txt"):
+        frame_files(tmp_path / "c" / "notes.txt")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lifting_dfer.data import IMAGENET_MEAN, IMAGENET_STD, ClipTransform, random_crop_box, resize_clip
 
@@ -122,3 +124,45 @@ def test_bad_settings_raise(kwargs, match):
 def test_bad_frames_raise(frames):
     with pytest.raises(ValueError, match="t c h w"):
         ClipTransform(4)(frames)
+
+
+@pytest.mark.parametrize(
+    "frames", [[], [torch.zeros(3, 8, 8, dtype=torch.uint8), torch.zeros(3, 8, 9, dtype=torch.uint8)]]
+)
+def test_bad_frame_lists_raise_naming_the_shapes(frames):
+    with pytest.raises(ValueError, match="frames: expected"):
+        ClipTransform(4)(frames)
+
+
+def _reference_uint8_clip(frames, size, generator, crop_scale):
+    """The uint8 train transform written plainly: the drawn square crop, ``Tensor.flip`` when drawn, one uint8
+    antialiased bilinear resize, ``(3, t, size, size)``."""
+    from lifting_dfer.data import crop_box
+
+    draw, flip = ClipTransform(size, train=True, crop_scale=crop_scale).draw(generator)
+    top, left, side = crop_box(frames.shape[-2], frames.shape[-1], draw)
+    crop = frames[:, :, top : top + side, left : left + side]
+    crop = (crop.flip(-1) if flip else crop).contiguous(memory_format=torch.channels_last)
+    if side != size:
+        crop = torch.nn.functional.interpolate(crop, size=(size, size), mode="bilinear", antialias=True)
+    return crop.permute(1, 0, 2, 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(t=st.integers(1, 4), h=st.integers(4, 40), w=st.integers(4, 40), size=st.integers(2, 32),
+       seed=st.integers(0, 2**16), opencv=st.booleans(), as_list=st.booleans())  # fmt: skip
+def test_uint8_clip_equals_the_plain_crop_flip_resize(t, h, w, size, seed, opencv, as_list):
+    # the fast path (numpy views, one copy of each crop, cv2.flip where OpenCV is installed) gives the same bytes
+    # as the plain one, with and without OpenCV, for a stacked clip or a list of decoded frames
+    import lifting_dfer.data.transforms as transforms
+
+    frames = random_frames(t, h, w, seed=seed).contiguous(memory_format=torch.channels_last)
+    cv2 = transforms._opencv() if opencv else None
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(transforms, "_opencv", lambda: cv2)
+        out = ClipTransform(size, train=True, crop_scale=(0.3, 1.0), output="uint8")(
+            list(frames.unbind(0)) if as_list else frames, torch.Generator().manual_seed(seed)
+        )
+    expected = _reference_uint8_clip(frames, size, torch.Generator().manual_seed(seed), (0.3, 1.0))
+    assert out.dtype == torch.uint8 and out.shape == (3, t, size, size)
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)

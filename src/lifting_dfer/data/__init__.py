@@ -9,6 +9,7 @@ docs/datasets.md and docs/own-videos.md.
 
 from ..temporal_sampling import uniform_indices
 from ._io import AnnotationRow, Issue, SplitRows
+from .allocator import init_worker, reuse_freed_memory
 from .check import DataReport, check_dataset, check_folder, dataset_layout
 from .clips import ClipDataset, check_num_classes
 from .device_transform import ClipNormalize, JpegClip, JpegClips, collate_clips
@@ -18,10 +19,12 @@ from .folder import FolderDataset
 from .frames import (
     FRAME_EXTENSIONS,
     CorruptFrameError,
+    frame_files,
     list_frames,
     natural_key,
     read_clip,
     read_frame,
+    read_frames,
     read_jpeg_bytes,
 )
 from .layout import DatasetLayout
@@ -83,6 +86,8 @@ __all__ = [
     "dataset_layout",
     "dfew_layout",
     "ferv39k_layout",
+    "frame_files",
+    "init_worker",
     "list_frames",
     "mafw_class_names",
     "mafw_layout",
@@ -95,9 +100,11 @@ __all__ = [
     "read_dfew_split",
     "read_ferv39k_split",
     "read_frame",
+    "read_frames",
     "read_jpeg_bytes",
     "read_mafw_split",
     "resize_clip",
+    "reuse_freed_memory",
     "stratified_split",
     "synthetic_clip",
     "train_val_split",

@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 
 from ..temporal_sampling import uniform_indices
 from .device_transform import JpegClip
-from .frames import list_frames, read_clip, read_jpeg_bytes
+from .frames import frame_files, read_clip, read_frames, read_jpeg_bytes
 from .transforms import ClipTransform
 
 __all__ = ["ClipDataset", "check_num_classes"]
@@ -131,14 +131,24 @@ class ClipDataset(Dataset):
             raise IndexError(f"index {index} out of range for {type(self).__name__} with {len(self)} clips")
         index %= len(self)
         generator = self._generator(index)
-        frames = list_frames(self.samples[index])
+        frames = frame_files(self.samples[index])
         indices = uniform_indices(
             len(frames), self.num_frames, random=self.train, offset=self.offset, generator=generator
         )
         if self.output == "jpeg":
             files, skipped = read_jpeg_bytes(frames, indices, on_corrupt=self.on_corrupt)
-        else:
-            decoded, skipped = read_clip(frames, indices, on_corrupt=self.on_corrupt)
+            self._count_skipped(index, skipped)
+            draw, flip = cast(ClipTransform, self.transform).draw(generator)  # the default: 'jpeg' refuses others
+            return JpegClip.build(files, draw, flip, self.size), self.labels[index]
+        if self._custom_transform is None:  # ClipTransform takes the frames unstacked: it copies only the crops
+            decoded, skipped = read_frames(frames, indices, on_corrupt=self.on_corrupt)
+            self._count_skipped(index, skipped)
+            return cast(ClipTransform, self.transform)(decoded, generator), self.labels[index]
+        stacked, skipped = read_clip(frames, indices, on_corrupt=self.on_corrupt)
+        self._count_skipped(index, skipped)
+        return self.transform(stacked, generator), self.labels[index]
+
+    def _count_skipped(self, index: int, skipped: int) -> None:
         if skipped:
             self.num_skipped_frames += skipped
             logger.warning(
@@ -147,12 +157,6 @@ class ClipDataset(Dataset):
                 skipped,
                 self.num_skipped_frames,
             )
-        if self.output == "jpeg":
-            draw, flip = cast(ClipTransform, self.transform).draw(
-                generator
-            )  # the default one: output='jpeg' refuses others
-            return JpegClip.build(files, draw, flip, self.size), self.labels[index]
-        return self.transform(decoded, generator), self.labels[index]
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose random draws ``seed=int`` reproduces."""

@@ -14,9 +14,11 @@ mean and std by default); ``output="uint8"`` stops before: the clip stays ``uint
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -93,6 +95,58 @@ def resize_clip(frames: Tensor, size: int) -> Tensor:
         return frames.float()
     out = F.interpolate(frames.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return out.float()
+
+
+def _frame_list(frames: Tensor | Sequence[Tensor]) -> Sequence[Tensor]:
+    """``frames`` as a sequence of ``(3, h, w)`` frames, checked."""
+    if isinstance(frames, Tensor):
+        if frames.ndim != 4 or frames.shape[1] != 3:
+            raise ValueError(f"frames: expected shape 't c h w' with c=3, got {tuple(frames.shape)}")
+        return frames.unbind(0)
+    if not isinstance(frames, Sequence) or not frames or not all(isinstance(f, Tensor) for f in frames):
+        got = type(frames).__name__
+        raise ValueError(
+            f"frames: expected shape 't c h w' with c=3 (a tensor, or a list of 'c h w' frames), got {got}"
+        )
+    shape = frames[0].shape
+    if len(shape) != 3 or shape[0] != 3 or any(f.shape != shape or f.dtype != frames[0].dtype for f in frames):
+        shapes = sorted({(tuple(f.shape), str(f.dtype)) for f in frames})
+        raise ValueError(f"frames: expected a list of 'c h w' frames with c=3, of one shape and dtype, got {shapes}")
+    return frames
+
+
+def _crop_clip(frames: Sequence[Tensor], top: int, left: int, side: int, *, flip: bool) -> Tensor:
+    """The ``side x side`` crop at ``(top, left)`` of every ``(c, h, w)`` frame, mirrored left-right when
+    ``flip``, copied once into a ``(t, c, side, side)`` ``channels_last`` clip (pixel by pixel in memory, the
+    resize's layout). Flipping commutes with the (symmetric) resize that follows, and is cheaper on the crop.
+
+    uint8 frames are flipped with OpenCV when it is installed (``cv2.flip`` copies the mirrored crop in one
+    pass, 2-3x faster than ``Tensor.flip`` on 3-byte pixels); the bytes are the same either way.
+    """
+    if frames[0].dtype != torch.uint8 or frames[0].device.type != "cpu":
+        crop = torch.stack([f[:, top : top + side, left : left + side] for f in frames])
+        return (crop.flip(-1) if flip else crop).contiguous(memory_format=torch.channels_last)
+    # numpy views: a tenth of the cost of torch views, at 16 frames per clip
+    crops = [f.numpy().transpose(1, 2, 0)[top : top + side, left : left + side] for f in frames]
+    out = np.empty((len(crops), *crops[0].shape), dtype=np.uint8)
+    cv2 = _opencv() if flip else None
+    if cv2 is None:
+        np.stack(crops, out=out)
+        clip = torch.from_numpy(out)
+        return (clip.flip(2) if flip else clip).permute(0, 3, 1, 2)
+    for src, dst in zip(crops, out):
+        cv2.flip(src, 1, dst=dst)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+@functools.cache
+def _opencv() -> Any:
+    """The ``cv2`` module, or ``None`` where OpenCV is not installed (it is optional: the ``video`` extra)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
 
 
 def _resize_uint8_clip(frames: Tensor, size: int) -> Tensor:
@@ -172,15 +226,11 @@ class ClipTransform:
         flip = torch.rand((), generator=generator).item() < self.flip_p
         return CropDraw(lo + (hi - lo) * u[0], u[1], u[2]), flip
 
-    def __call__(self, frames: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        if not isinstance(frames, Tensor) or frames.ndim != 4 or frames.shape[1] != 3:
-            got = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
-            raise ValueError(f"frames: expected shape 't c h w' with c=3, got {got}")
+    def __call__(self, frames: Tensor | Sequence[Tensor], generator: torch.Generator | None = None) -> Tensor:
+        frames = _frame_list(frames)
         draw, flip = self.draw(generator)
-        top, left, side = crop_box(frames.shape[-2], frames.shape[-1], draw)
-        crop = frames[:, :, top : top + side, left : left + side]
-        if flip:
-            crop = crop.flip(-1)  # flipping commutes with the (symmetric) resize; cheaper on the small uint8 crop
+        top, left, side = crop_box(frames[0].shape[-2], frames[0].shape[-1], draw)
+        crop = _crop_clip(frames, top, left, side, flip=flip)
         x = rearrange(_resize_uint8_clip(crop, self.size), "t c h w -> c t h w")
         if self.output == "uint8":
             return x

@@ -1,6 +1,7 @@
 """The DataLoaders of training and evaluation: ``uint8`` clips batched by
 [`collate_clips`][lifting_dfer.data.collate_clips], pinned memory on CUDA (the engine copies with
-``non_blocking=True``), and worker processes that persist from one epoch to the next.
+``non_blocking=True``), and worker processes that persist from one epoch to the next and keep their freed
+buffers ([`init_worker`][lifting_dfer.data.init_worker]).
 
 Persistent workers keep their copy of the dataset, so ``dataset.set_epoch(e)`` in the main process would not
 reach them: [`EpochLoader`][lifting_dfer.training.loaders.EpochLoader] sends the epoch with every index instead
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..data.allocator import init_worker
 from ..data.device_transform import collate_clips
 from .distributed import DistributedContext, ShardSampler
 
@@ -77,6 +79,7 @@ class EpochLoader:
             collate_fn=collate_clips,
             pin_memory=device.type == "cuda",
             persistent_workers=num_workers > 0,
+            worker_init_fn=init_worker,
             generator=torch.Generator().manual_seed(seed * 1000003),
         )
 
@@ -106,5 +109,6 @@ def shard_loader(
         collate_fn=collate_clips,
         pin_memory=device.type == "cuda",
         persistent_workers=persistent and num_workers > 0,
+        worker_init_fn=init_worker,
         generator=torch.Generator().manual_seed(0),  # not torch's global RNG: evaluating leaves it as it was
     )
