@@ -389,11 +389,13 @@ WHY_NOT = {
     "ifdd_2dcnn: GMACs added": "the pyramid and LADM's projections on the 14 x 14 map alone exceed the paper's "
     "overhead; the paper's 2DCNN head must be lighter than it describes ([Models](models.md), the differences one "
     "by one)",
-    "uint8 training item": "reading the 16 files takes most of the allowance (the `read+decode_jpeg` row) and "
-    "resizing the random crop back to the output size costs more than the rest (compare the `uint8-eval` row: "
-    "the centre crop of these frames needs no resize); the bilinear resize of 16 uint8 frames costs the same in torch and in "
-    'OpenCV, so only moving it off the workers would meet the goal: `output="jpeg"` leaves them the file reads '
-    "alone (the `jpeg-train` row)",
+    "uint8 training item": "what is left over the floor is mostly the uint8 resize of the random crop back to the "
+    "output size (compare the `uint8-eval` row: the centre crop of these frames needs none), then reading the files; "
+    "the frames are already decoded in one call (the `decode_jpeg-batched` row), only the crop is copied and the "
+    "allocator keeps its buffers. The bilinear resize costs the same in torch and in OpenCV; running both of its "
+    "passes down the columns (transposing copies) measured slower in the item, and torchvision cannot decode JPEGs to "
+    "the 4-byte pixels its resize handles faster. So only moving the resize off the workers meets the goal with a "
+    'margin: `output="jpeg"` leaves them the file reads alone (the `jpeg-train` row)',
     "peak resident memory": "importing torch, OpenCV and PyAV alone takes most of it (the import floor below), so "
     "these runs end a few percent above or below 1 GiB",
 }
