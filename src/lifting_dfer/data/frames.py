@@ -170,6 +170,7 @@ def read_jpeg_bytes(
             raise CorruptFrameError(f"cannot decode frame {path} on the device: not a JPEG file")
         return torch.frombuffer(data, dtype=torch.uint8)
 
+    _check_request(frames, indices, on_corrupt)
     return _gather(frames, indices, on_corrupt, read)
 
 
@@ -261,8 +262,8 @@ def _gather(
     frames: Sequence[str | os.PathLike], indices: Sequence[int], on_corrupt: str, read: Callable[[str], Tensor]
 ) -> tuple[list[Tensor], int]:
     """``read(frames[i])`` for each index (each distinct file once), unreadable files replaced as ``on_corrupt``
-    says; returns the list and the number of replaced files."""
-    _check_request(frames, indices, on_corrupt)
+    says; returns the list and the number of replaced files. The caller has checked the request
+    (``_check_request``)."""
     n = len(frames)
 
     decoded: dict[int, Tensor] = {}
