@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ..normalization import UNIT, Normalization
+from .schedule import StepSchedule
 
 __all__ = [
     "RECIPES",
@@ -199,7 +200,7 @@ def authors_lr(epoch: int, *, lr: float, batch_size: int, epochs: int, warmup_ep
     return cosine(epoch, warmup_epochs if warmup_epochs > 0 else 0.0, base, end)
 
 
-class AuthorsSchedule:
+class AuthorsSchedule(StepSchedule):
     """[`authors_lr`][lifting_dfer.training.recipes.authors_lr] per epoch, with the interface of
     [`WarmupCosine`][lifting_dfer.training.WarmupCosine] (``step()`` after each batch, ``state_dict``).
 
@@ -222,17 +223,8 @@ class AuthorsSchedule:
         self.last_step = 0
         self._apply()
 
-    def _apply(self) -> None:
-        lr = authors_lr(self.last_step // self.steps_per_epoch, **self.settings)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-
-    def step(self) -> None:
-        self.last_step += 1
-        self._apply()
-
-    def get_last_lr(self) -> list[float]:
-        return [group["lr"] for group in self.optimizer.param_groups]
+    def lr_at(self, step: int) -> list[float]:
+        return [authors_lr(step // self.steps_per_epoch, **self.settings)] * len(self.optimizer.param_groups)
 
     def state_dict(self) -> dict[str, Any]:
         return {"last_step": self.last_step, "steps_per_epoch": self.steps_per_epoch, **self.settings}

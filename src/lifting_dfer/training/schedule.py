@@ -53,7 +53,31 @@ def warmup_cosine_lr(
     return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
-class WarmupCosine:
+class StepSchedule:
+    """The interface the trainer steps (after each batch): the rates of ``lr_at(last_step)`` set on the
+    optimizer's groups, ``get_last_lr``. Subclasses set ``optimizer`` and ``last_step`` and give ``lr_at``."""
+
+    optimizer: Optimizer
+    last_step: int
+
+    def lr_at(self, step: int) -> list[float]:
+        """Rates of every group at ``step``."""
+        raise NotImplementedError
+
+    def _apply(self) -> None:
+        for group, lr in zip(self.optimizer.param_groups, self.lr_at(self.last_step)):
+            group["lr"] = lr
+
+    def step(self) -> None:
+        """Advance one optimisation step and set the new rates."""
+        self.last_step += 1
+        self._apply()
+
+    def get_last_lr(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+
+class WarmupCosine(StepSchedule):
     """Set every parameter group's ``lr`` from [`warmup_cosine_lr`][lifting_dfer.training.warmup_cosine_lr]; call
     [`step`][lifting_dfer.training.WarmupCosine.step] after each batch.
 
@@ -112,18 +136,6 @@ class WarmupCosine:
             )
             for base in self.base_lrs
         ]
-
-    def _apply(self) -> None:
-        for group, lr in zip(self.optimizer.param_groups, self.lr_at(self.last_step)):
-            group["lr"] = lr
-
-    def step(self) -> None:
-        """Advance one optimisation step and set the new rates."""
-        self.last_step += 1
-        self._apply()
-
-    def get_last_lr(self) -> list[float]:
-        return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         return {
